@@ -1,0 +1,72 @@
+# swift-proxylib: build, test and install libcilium.so.
+#
+#   make                 build build/libcilium.so (release, self-contained)
+#   make test            unit tests, the C datapath harness and the artifact checks
+#   make demo            build and drive the library through the C datapath
+#   sudo make install    install to $(DESTDIR)$(PREFIX)/lib/libcilium.so and the headers
+#   make uninstall / make clean
+
+PREFIX ?= /usr
+DESTDIR ?=
+SWIFT ?= swift
+CC ?= cc
+CFLAGS ?= -std=c11 -O2 -Wall -Wextra -Werror -pthread
+
+BUILD := build
+LIB := $(BUILD)/libcilium.so
+HARNESS := $(BUILD)/harness
+DEMO := $(BUILD)/datapath-demo
+SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h') Package.swift proxylib.map $(wildcard Include/*)
+DATAPATH := Sources/CDatapath/datapath.c
+DATAPATH_INCLUDES := -IInclude -ISources/CDatapath/include
+
+.PHONY: all lib test unit-test harness-test artifact-test demo install uninstall clean
+
+all: lib
+
+lib: $(LIB)
+
+# The version script is not a Swift input: touching it alone would not relink, so the rule always relinks
+# when the map changes by removing the product first.
+$(LIB): $(SWIFT_SOURCES)
+	rm -f .build/release/libcilium.so
+	$(SWIFT) build -c release --product cilium
+	mkdir -p $(BUILD)
+	cp .build/release/libcilium.so $@.tmp
+	strip --strip-debug $@.tmp
+	mv $@.tmp $@
+
+$(HARNESS): $(DATAPATH) $(wildcard Sources/CDatapath/include/*.h) $(wildcard Tests/Harness/*.c Tests/Harness/*.h) $(wildcard Include/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(DATAPATH_INCLUDES) $(DATAPATH) Tests/Harness/*.c -ldl -o $@
+
+$(DEMO): $(DATAPATH) Examples/datapath-demo.c $(wildcard Include/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(DATAPATH_INCLUDES) $(DATAPATH) Examples/datapath-demo.c -ldl -o $@
+
+test: unit-test harness-test artifact-test
+
+unit-test:
+	$(SWIFT) test --disable-xctest
+
+harness-test: $(LIB) $(HARNESS)
+	$(HARNESS) $(LIB) Tests/Harness/scenarios
+
+artifact-test: $(LIB) $(HARNESS)
+	Tests/check-artifact.sh $(LIB)
+
+demo: $(LIB) $(DEMO)
+	$(DEMO) $(LIB)
+
+install: $(LIB)
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/proxylib
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libcilium.so
+	install -m 0644 Include/libcilium.h Include/types.h $(DESTDIR)$(PREFIX)/include/proxylib/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libcilium.so
+	rm -f $(DESTDIR)$(PREFIX)/include/proxylib/libcilium.h $(DESTDIR)$(PREFIX)/include/proxylib/types.h
+	-rmdir $(DESTDIR)$(PREFIX)/include/proxylib 2>/dev/null
+
+clean:
+	rm -rf $(BUILD) .build

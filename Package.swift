@@ -1,0 +1,71 @@
+// swift-tools-version: 6.0
+//
+// swift-proxylib: builds `libcilium.so`, a drop-in replacement for the Go-built proxylib that cilium-envoy
+// dlopen()s. The product links the Swift runtime statically and exports only the five C entry points.
+import PackageDescription
+
+let packageDirectory = Context.packageDirectory
+
+/// Link settings that make the shared object self-contained and keep its dynamic symbol table to the ABI.
+let sharedObjectLinkerFlags: [String] = [
+    "-static-stdlib",
+    "-use-ld=lld",
+    "-Xlinker", "--version-script=\(packageDirectory)/proxylib.map",
+    "-Xlinker", "-soname=libcilium.so",
+    // dlclose() while a library thread is alive would unmap running code; Go's c-shared libraries are never
+    // unloaded either.
+    "-Xlinker", "-z", "-Xlinker", "nodelete",
+    // Fail at link time, not at dlopen() time, on anything left undefined.
+    "-Xlinker", "-z", "-Xlinker", "defs",
+]
+
+let package = Package(
+    name: "swift-proxylib",
+    products: [
+        .library(name: "cilium", type: .dynamic, targets: ["CiliumProxylib"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+    ],
+    targets: [
+        // The public C headers (Include/): the ABI types and the five entry points.
+        .systemLibrary(name: "CProxylib", path: "Include"),
+
+        // PCRE2 (static) behind a tiny C shim: policy regular expressions, read the way Go's regexp reads them.
+        .target(
+            name: "CPCRE2Shim",
+            cSettings: [.define("PCRE2_CODE_UNIT_WIDTH", to: "8")],
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libpcre2-8.a"])]
+        ),
+
+        // Framework: instances, connections, the op loop, the input view, policy and access-log models.
+        .target(
+            name: "ProxylibCore",
+            dependencies: [
+                "CProxylib",
+                "CPCRE2Shim",
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
+
+        // The L7 parsers, one folder per protocol.
+        .target(name: "ProxylibParsers", dependencies: ["ProxylibCore"]),
+
+        // The C ABI boundary: thin @_cdecl glue, linked into libcilium.so.
+        .target(
+            name: "CiliumProxylib",
+            dependencies: ["CProxylib", "ProxylibCore", "ProxylibParsers"],
+            linkerSettings: [.unsafeFlags(sharedObjectLinkerFlags)]
+        ),
+
+        // Test tooling: replays parser vectors whole, byte by byte and randomly split.
+        .target(name: "ProxylibTestSupport", dependencies: ["CProxylib", "ProxylibCore"], path: "Tests/ProxylibTestSupport"),
+
+        .testTarget(name: "ProxylibCoreTests", dependencies: ["CProxylib", "ProxylibCore", "ProxylibTestSupport"]),
+        .testTarget(
+            name: "ProxylibParsersTests",
+            dependencies: ["CProxylib", "ProxylibCore", "ProxylibParsers", "ProxylibTestSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

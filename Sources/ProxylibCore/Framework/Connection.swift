@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CProxylib
+
+/// One proxied connection: its metadata (for policy and access logs), its parser and the caller's two
+/// inject buffers.
+///
+/// `@unchecked Sendable`: Envoy drives each connection from a single worker thread at a time (upstream's
+/// contract), so the parser state is never touched concurrently; the metadata is immutable.
+public final class Connection: @unchecked Sendable {
+    public let instance: Instance
+    public let id: UInt64
+    public let isIngress: Bool
+    public let sourceSecurityID: UInt32
+    public let destinationSecurityID: UInt32
+    /// `a.b.c.d:port` or `[ipv6]:port`.
+    public let sourceAddress: String
+    public let destinationAddress: String
+    /// Selects the endpoint policy (an endpoint IP).
+    public let policyName: String
+    /// The original destination port.
+    public let port: UInt32
+    public let parserName: String
+
+    private(set) var parser: (any Parser)?
+    let originalInjectBuffer: InjectBuffer
+    let replyInjectBuffer: InjectBuffer
+
+    init(instance: Instance, id: UInt64, parserName: String, ingress: Bool, sourceSecurityID: UInt32,
+         destinationSecurityID: UInt32, sourceAddress: String, destinationAddress: String, policyName: String,
+         port: UInt32, originalInjectBuffer: InjectBuffer, replyInjectBuffer: InjectBuffer) {
+        self.instance = instance
+        self.id = id
+        self.parserName = parserName
+        self.isIngress = ingress
+        self.sourceSecurityID = sourceSecurityID
+        self.destinationSecurityID = destinationSecurityID
+        self.sourceAddress = sourceAddress
+        self.destinationAddress = destinationAddress
+        self.policyName = policyName
+        self.port = port
+        self.originalInjectBuffer = originalInjectBuffer
+        self.replyInjectBuffer = replyInjectBuffer
+    }
+
+    func attach(_ parser: any Parser) {
+        self.parser = parser
+    }
+
+    /// The security id of the peer: the source on ingress, the destination on egress.
+    public var remoteSecurityID: UInt32 { isIngress ? sourceSecurityID : destinationSecurityID }
+
+    // MARK: Services for parsers
+
+    /// Whether the endpoint policy allows `request` on this connection. Rules compiled by the rule parser of
+    /// this connection's protocol receive `request` and decide; without a policy for `policyName` the answer
+    /// is no.
+    public func matches<Request>(_ request: Request) -> Bool {
+        instance.policyMatches(policyName: policyName, ingress: isIngress, port: port,
+                               remoteID: remoteSecurityID, request: request)
+    }
+
+    /// Appends `bytes` to the inject buffer of one direction (`reply: true` injects towards the client) and
+    /// returns how many fit. The buffer is the caller's: it is never reallocated.
+    @discardableResult
+    public func inject(reply: Bool, _ bytes: UnsafeRawBufferPointer) -> Int {
+        injectBuffer(reply: reply).append(bytes)
+    }
+
+    @discardableResult
+    public func inject(reply: Bool, _ bytes: some Collection<UInt8>) -> Int {
+        if let count = bytes.withContiguousStorageIfAvailable({ inject(reply: reply, UnsafeRawBufferPointer($0)) }) {
+            return count
+        }
+        return Array(bytes).withUnsafeBytes { inject(reply: reply, $0) }
+    }
+
+    @discardableResult
+    public func inject(reply: Bool, _ text: StaticString) -> Int {
+        inject(reply: reply, UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// Appends the bytes of `input` (e.g. a frame being echoed or re-inserted) without an intermediate copy.
+    @discardableResult
+    public func inject(reply: Bool, _ input: InputView) -> Int {
+        var total = 0
+        input.forEachSegment { segment in
+            let n = inject(reply: reply, segment)
+            total += n
+            return n == segment.count
+        }
+        return total
+    }
+
+    /// Whether the inject buffer of one direction has no room left.
+    public func isInjectBufferFull(reply: Bool) -> Bool {
+        injectBuffer(reply: reply).isFull
+    }
+
+    /// Free bytes in the inject buffer of one direction.
+    public func injectSpace(reply: Bool) -> Int {
+        injectBuffer(reply: reply).freeSpace
+    }
+
+    func injectBuffer(reply: Bool) -> InjectBuffer {
+        reply ? replyInjectBuffer : originalInjectBuffer
+    }
+
+    /// Sends an access-log entry for this connection. `l7` is only evaluated when the instance logs.
+    public func log(_ type: AccessLogEntryType, _ l7: @autoclosure () -> L7LogRecord) {
+        guard let sink = instance.accessLog else { return }
+        sink.log(AccessLogEntry(
+            timestampNanoseconds: Self.now(), isIngress: isIngress, entryType: type, policyName: policyName,
+            sourceSecurityID: sourceSecurityID, destinationSecurityID: destinationSecurityID,
+            sourceAddress: sourceAddress, destinationAddress: destinationAddress, l7: l7()))
+    }
+
+    private static func now() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
+    }
+}

@@ -1,0 +1,44 @@
+import Atomics
+import Synchronization
+
+/// A library instance: what one `OpenModule` parameter set shares — the policy map (fed by NPDS) and the
+/// access logger. Connections consult it from any worker thread.
+public final class Instance: Sendable {
+    public let id: UInt64
+    public let params: ModuleParams
+    /// The xDS node id this instance announces.
+    public let nodeID: String
+    public let registry: ParserRegistry
+    public let accessLog: (any AccessLogSink)?
+
+    private let currentPolicy = ManagedAtomic<PolicyMap>(PolicyMap.empty)
+    /// Serializes policy updates (each compiles against the map it replaces); readers never take it.
+    private let updateLock = Mutex<Void>(())
+
+    public init(id: UInt64, params: ModuleParams, registry: ParserRegistry, accessLog: (any AccessLogSink)? = nil) {
+        self.id = id
+        self.params = params
+        self.nodeID = params.nodeID.isEmpty ? "host~127.0.0.2~libcilium-\(id)~localdomain" : params.nodeID
+        self.registry = registry
+        self.accessLog = accessLog
+    }
+
+    /// The policy snapshot in force. Lock-free: a reader never waits for an update.
+    public var policyMap: PolicyMap { currentPolicy.load(ordering: .acquiring) }
+
+    /// Replaces the whole policy with `configs` (a full state of the world), or throws and keeps the old one.
+    public func updatePolicy(_ configs: [NetworkPolicyConfig], version: String) throws {
+        try updateLock.withLock { _ in
+            let compiler = PolicyCompiler(registry: registry)
+            let next = try compiler.compile(configs, version: version, previous: policyMap)
+            currentPolicy.store(next, ordering: .releasing)
+        }
+        Diagnostics.debug("instance \(id): policy version \(version) installed")
+    }
+
+    /// Whether the policy allows `request` (an L7 parser's request value).
+    public func policyMatches<Request>(policyName: String, ingress: Bool, port: UInt32, remoteID: UInt32,
+                                       request: Request) -> Bool {
+        policyMap.matches(policyName: policyName, ingress: ingress, port: port, remoteID: remoteID, request: request)
+    }
+}
