@@ -62,13 +62,13 @@ func withSegments<R>(_ segments: [String], _ body: (InputView) throws -> R) reth
 
     @Test func prefixContainsAndStarts() {
         withSegments(["PA", "SS lin", "e\n"]) { input in
-            #expect(input.starts(with: "PASS".utf8))
-            #expect(!input.starts(with: "PASX".utf8))
-            #expect(!input.prefix(3).starts(with: "PASS".utf8))
-            #expect(input.contains("S li".utf8))
-            #expect(!input.prefix(5).contains("S li".utf8))
-            #expect(input.matches("line".utf8, at: 5))
-            #expect(!input.matches("line\n\n".utf8, at: 5))
+            #expect(input.starts(with: "PASS"))
+            #expect(!input.starts(with: "PASX"))
+            #expect(!input.prefix(3).starts(with: "PASS"))
+            #expect(input.contains("S li"))
+            #expect(!input.prefix(5).contains("S li"))
+            #expect(input.matches("line", at: 5))
+            #expect(!input.matches("line\n\n", at: 5))
         }
     }
 

@@ -71,11 +71,8 @@ public final class Connection: @unchecked Sendable {
     }
 
     @discardableResult
-    public func inject(reply: Bool, _ bytes: some Collection<UInt8>) -> Int {
-        if let count = bytes.withContiguousStorageIfAvailable({ inject(reply: reply, UnsafeRawBufferPointer($0)) }) {
-            return count
-        }
-        return Array(bytes).withUnsafeBytes { inject(reply: reply, $0) }
+    public func inject(reply: Bool, _ bytes: [UInt8]) -> Int {
+        bytes.withUnsafeBytes { inject(reply: reply, $0) }
     }
 
     @discardableResult

@@ -142,39 +142,52 @@ public struct InputView {
         return result
     }
 
-    /// Whether `pattern` occurs at `offset`.
-    public func matches(_ pattern: some Collection<UInt8>, at offset: Int) -> Bool {
-        guard offset >= 0, pattern.count <= count - offset else { return false }
-        var position = offset
-        for expected in pattern {
-            guard self[position] == expected else { return false }
-            position += 1
-        }
-        return true
-    }
+    // Byte-string arguments are taken as `UnsafeRawBufferPointer`, `StaticString` or `[UInt8]` rather than
+    // any generic `Collection`: an unspecialized generic collection read allocates a coroutine frame per
+    // access, and these run per request.
 
-    /// Whether the view starts with `prefix`.
-    public func starts(with prefix: some Collection<UInt8>) -> Bool {
-        guard prefix.count <= count else { return false }
+    /// Whether `pattern` occurs at `offset`.
+    public func matches(_ pattern: UnsafeRawBufferPointer, at offset: Int) -> Bool {
+        guard offset >= 0, pattern.count <= count - offset else { return false }
+        if pattern.isEmpty { return true }
         var matched = true
-        var iterator = prefix.makeIterator()
-        var remaining = prefix.count
+        var skip = offset
+        var index = 0
         forEachSegment { segment in
-            for byte in segment {
-                guard remaining > 0 else { return false }
-                guard let expected = iterator.next(), expected == byte else {
+            if skip >= segment.count {
+                skip -= segment.count
+                return true
+            }
+            var position = skip
+            skip = 0
+            while position < segment.count && index < pattern.count {
+                if segment[position] != pattern[index] {
                     matched = false
                     return false
                 }
-                remaining -= 1
+                position += 1
+                index += 1
             }
-            return remaining > 0
+            return index < pattern.count
         }
-        return matched && remaining == 0
+        return matched && index == pattern.count
     }
 
+    public func matches(_ pattern: StaticString, at offset: Int) -> Bool {
+        matches(pattern.rawBytes, at: offset)
+    }
+
+    public func matches(_ pattern: [UInt8], at offset: Int) -> Bool {
+        pattern.withUnsafeBytes { matches($0, at: offset) }
+    }
+
+    /// Whether the view starts with `prefix`.
+    public func starts(with prefix: UnsafeRawBufferPointer) -> Bool { matches(prefix, at: 0) }
+    public func starts(with prefix: StaticString) -> Bool { matches(prefix.rawBytes, at: 0) }
+    public func starts(with prefix: [UInt8]) -> Bool { prefix.withUnsafeBytes { matches($0, at: 0) } }
+
     /// The offset of the first occurrence of `delimiter` (non-empty) at or after `start`, across segments.
-    public func firstIndex(of delimiter: some Collection<UInt8>, from start: Int = 0) -> Int? {
+    public func firstIndex(of delimiter: UnsafeRawBufferPointer, from start: Int = 0) -> Int? {
         guard let first = delimiter.first else { return nil }
         var candidate = start
         while let hit = firstIndex(of: first, from: candidate) {
@@ -185,10 +198,18 @@ public struct InputView {
         return nil
     }
 
-    /// Whether `needle` (non-empty) occurs anywhere in the view.
-    public func contains(_ needle: some Collection<UInt8>) -> Bool {
-        firstIndex(of: needle) != nil
+    public func firstIndex(of delimiter: StaticString, from start: Int = 0) -> Int? {
+        firstIndex(of: delimiter.rawBytes, from: start)
     }
+
+    public func firstIndex(of delimiter: [UInt8], from start: Int = 0) -> Int? {
+        delimiter.withUnsafeBytes { firstIndex(of: $0, from: start) }
+    }
+
+    /// Whether `needle` (non-empty) occurs anywhere in the view.
+    public func contains(_ needle: UnsafeRawBufferPointer) -> Bool { firstIndex(of: needle) != nil }
+    public func contains(_ needle: StaticString) -> Bool { firstIndex(of: needle.rawBytes) != nil }
+    public func contains(_ needle: [UInt8]) -> Bool { firstIndex(of: needle) != nil }
 
     // MARK: Copies
 
@@ -288,5 +309,12 @@ public struct InputView {
             return byteIndex < size
         }
         return value
+    }
+}
+
+extension StaticString {
+    /// The literal's UTF-8 bytes.
+    var rawBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: utf8Start, count: utf8CodeUnitCount)
     }
 }

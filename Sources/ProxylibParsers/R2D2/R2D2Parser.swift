@@ -30,17 +30,16 @@ final class R2D2Parser: Parser {
     private unowned let connection: Connection
     /// Reused for requests that span input segments.
     private var scratch: [UInt8] = []
-    private static let delimiter: [UInt8] = [0x0D, 0x0A]
 
     init(connection: Connection) {
         self.connection = connection
     }
 
     func onData(reply: Bool, endStream: Bool, input: InputView) -> ParserOp {
-        guard let end = input.firstIndex(of: Self.delimiter) else {
+        guard let end = input.firstIndex(of: "\r\n") else {
             return .more(1)
         }
-        let frameLength = end + Self.delimiter.count
+        let frameLength = end + 2
         if reply {
             return .pass(frameLength)
         }

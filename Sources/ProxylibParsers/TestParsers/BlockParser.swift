@@ -82,22 +82,22 @@ final class BlockParser: Parser {
         if block.missing == 0 && block.length == 0 {
             return .nop
         }
-        if block.bytes.contains("PASS".utf8) {
+        if block.bytes.contains("PASS") {
             connection.log(.request, .generic(proto: BlockParserFactory.name, fields: [("status", "200")]))
             return .pass(block.length)
         }
-        if block.bytes.contains("DROP".utf8) {
+        if block.bytes.contains("DROP") {
             connection.log(.denied, .generic(proto: BlockParserFactory.name, fields: [("status", "503")]))
             return .drop(block.length)
         }
         if block.missing > 0 {
             return .more(block.missing)
         }
-        if block.bytes.contains("INJECT".utf8) {
+        if block.bytes.contains("INJECT") {
             connection.inject(reply: !reply, block.bytes)
             return .drop(block.length)
         }
-        if block.bytes.contains("INSERT".utf8) {
+        if block.bytes.contains("INSERT") {
             let n = connection.inject(reply: reply, block.bytes)
             inserted = n
             return .inject(n)

@@ -38,13 +38,13 @@ final class LineParser: Parser {
             return lineLength > 0 ? .more(1) : .nop
         }
         let line = input.prefix(lineLength)
-        if line.starts(with: "PASS".utf8) { return .pass(lineLength) }
-        if line.starts(with: "DROP".utf8) { return .drop(lineLength) }
-        if line.starts(with: "INJECT".utf8) {
+        if line.starts(with: "PASS") { return .pass(lineLength) }
+        if line.starts(with: "DROP") { return .drop(lineLength) }
+        if line.starts(with: "INJECT") {
             connection.inject(reply: !reply, line)
             return .drop(lineLength)
         }
-        if line.starts(with: "INSERT".utf8) {
+        if line.starts(with: "INSERT") {
             connection.inject(reply: reply, line)
             inserted = true
             return .inject(lineLength)
