@@ -3,6 +3,7 @@
 #   make                 build build/libcilium.so (release, self-contained)
 #   make test            unit tests, the C datapath harness and the artifact checks
 #   make demo            build and drive the library through the C datapath
+#   make bench-alloc     ns and heap allocations per request through OnData
 #   sudo make install    install to $(DESTDIR)$(PREFIX)/lib/libcilium.so and the headers
 #   make uninstall / make clean
 
@@ -16,11 +17,12 @@ BUILD := build
 LIB := $(BUILD)/libcilium.so
 HARNESS := $(BUILD)/harness
 DEMO := $(BUILD)/datapath-demo
+ALLOC_BENCH := $(BUILD)/alloc-bench
 SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h') Package.swift proxylib.map $(wildcard Include/*)
 DATAPATH := Sources/CDatapath/datapath.c
 DATAPATH_INCLUDES := -IInclude -ISources/CDatapath/include
 
-.PHONY: all lib test unit-test harness-test artifact-test demo install uninstall clean
+.PHONY: all lib test unit-test harness-test artifact-test alloc-test bench-alloc demo install uninstall clean
 
 all: lib
 
@@ -44,7 +46,11 @@ $(DEMO): $(DATAPATH) Examples/datapath-demo.c $(wildcard Include/*.h)
 	mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(DATAPATH_INCLUDES) $(DATAPATH) Examples/datapath-demo.c -ldl -o $@
 
-test: unit-test harness-test artifact-test
+$(ALLOC_BENCH): bench/alloc-bench.c $(wildcard Include/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -rdynamic -IInclude bench/alloc-bench.c -ldl -o $@
+
+test: unit-test harness-test artifact-test alloc-test
 
 unit-test:
 	$(SWIFT) test --disable-xctest
@@ -54,6 +60,13 @@ harness-test: $(LIB) $(HARNESS)
 
 artifact-test: $(LIB) $(HARNESS)
 	Tests/check-artifact.sh $(LIB)
+
+# Steady-state OnData must not allocate: counted with a malloc interposer, not timed.
+alloc-test: $(LIB) $(ALLOC_BENCH)
+	$(ALLOC_BENCH) $(LIB) 20000
+
+bench-alloc: $(LIB) $(ALLOC_BENCH)
+	$(ALLOC_BENCH) $(LIB) 2000000
 
 demo: $(LIB) $(DEMO)
 	$(DEMO) $(LIB)
