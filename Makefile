@@ -22,7 +22,11 @@ SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*
 DATAPATH := Sources/CDatapath/datapath.c
 DATAPATH_INCLUDES := -IInclude -ISources/CDatapath/include
 
-.PHONY: all lib test unit-test harness-test artifact-test alloc-test bench-alloc demo install uninstall clean
+# Debian packages the build links statically; installed on first use when missing.
+PCRE2_STATIC := $(firstword $(wildcard /usr/lib/*/libpcre2-8.a /usr/lib/libpcre2-8.a))
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all lib deps test unit-test harness-test artifact-test alloc-test bench-alloc demo install uninstall clean
 
 all: lib
 
@@ -30,7 +34,13 @@ lib: $(LIB)
 
 # The version script is not a Swift input: touching it alone would not relink, so the rule always relinks
 # when the map changes by removing the product first.
-$(LIB): $(SWIFT_SOURCES)
+deps:
+ifeq ($(PCRE2_STATIC),)
+	$(SUDO) apt-get install -y --no-install-recommends libpcre2-dev || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends libpcre2-dev; }
+endif
+
+$(LIB): $(SWIFT_SOURCES) | deps
 	rm -f .build/release/libcilium.so
 	$(SWIFT) build -c release --product cilium
 	mkdir -p $(BUILD)
@@ -52,7 +62,7 @@ $(ALLOC_BENCH): bench/alloc-bench.c $(wildcard Include/*.h)
 
 test: unit-test harness-test artifact-test alloc-test
 
-unit-test:
+unit-test: | deps
 	$(SWIFT) test --disable-xctest
 
 harness-test: $(LIB) $(HARNESS)
