@@ -23,6 +23,7 @@
 typedef struct {
   const dp_library *lib;
   uint64_t instance;
+  pthread_barrier_t *start; /* all workers begin together */
   int index;
   uint64_t seed;
   int failed;
@@ -48,6 +49,7 @@ typedef struct {
 
 static void *lineparser_worker(void *arg) {
   worker *w = arg;
+  pthread_barrier_wait(w->start);
   rng_t rng;
   rng_seed(&rng, w->seed);
   static const char *const verbs[] = {"PASS", "DROP", "INJECT", "INSERT"};
@@ -160,6 +162,7 @@ static void *lineparser_worker(void *arg) {
 
 static void *churn_worker(void *arg) {
   worker *w = arg;
+  pthread_barrier_wait(w->start);
   for (int i = 0; i < 250 && !w->failed; i++) {
     uint64_t id = 910000000ULL + (uint64_t)w->index * 1000 + (uint64_t)i;
     dp_conn *conn = NULL;
@@ -187,11 +190,14 @@ static void run_threads(const char *name, const dp_library *lib, void *(*fn)(voi
   if (!harness_selected(name)) {
     return;
   }
+  report_set_current(name);
   uint64_t instance = dp_open_module(lib, NULL, 0, harness_verbose);
   if (instance == 0) {
     report_fail(name, "OpenModule with empty parameters returned 0");
     return;
   }
+  pthread_barrier_t start;
+  pthread_barrier_init(&start, NULL, N_THREADS);
   worker ws[N_THREADS];
   pthread_t th[N_THREADS];
   int started[N_THREADS];
@@ -199,11 +205,14 @@ static void run_threads(const char *name, const dp_library *lib, void *(*fn)(voi
     memset(&ws[i], 0, sizeof(ws[i]));
     ws[i].lib = lib;
     ws[i].instance = instance;
+    ws[i].start = &start;
     ws[i].index = i;
     ws[i].seed = harness_seed ^ hash_str(name) ^ ((uint64_t)i << 48);
     started[i] = pthread_create(&th[i], NULL, fn, &ws[i]) == 0;
     if (!started[i]) {
-      worker_fail(&ws[i], "pthread_create failed");
+      /* Nobody could join the barrier for this thread: give up before anyone waits forever. */
+      fprintf(stderr, "harness: pthread_create failed\n");
+      exit(2);
     }
   }
   for (int i = 0; i < N_THREADS; i++) {
@@ -211,6 +220,7 @@ static void run_threads(const char *name, const dp_library *lib, void *(*fn)(voi
       pthread_join(th[i], NULL);
     }
   }
+  pthread_barrier_destroy(&start);
   dp_close_module(lib, instance);
   for (int i = 0; i < N_THREADS; i++) {
     if (ws[i].failed) {
@@ -226,6 +236,7 @@ static void test_connection_cycles(const dp_library *lib) {
   if (!harness_selected(name)) {
     return;
   }
+  report_set_current(name);
   dp_param p = {"node-id", "host~127.0.0.9~swift-proxylib-harness-cycles~localdomain"};
   uint64_t instance = dp_open_module(lib, &p, 1, harness_verbose);
   if (instance == 0) {
@@ -306,6 +317,7 @@ static void test_unknown_connection(const dp_library *lib) {
   if (!harness_selected(name)) {
     return;
   }
+  report_set_current(name);
   GoInt n_ops = 0;
   FilterResult res = raw_on_data(lib, 0xFFFFFFFFFFFFFFF0ULL, &n_ops);
   if (res != FILTER_UNKNOWN_CONNECTION || n_ops != 0) {

@@ -13,7 +13,9 @@
  * when nothing failed.
  *
  * Environment: HARNESS_SEED (random split seed), HARNESS_ONLY (run only tests whose name contains this),
- * HARNESS_VERBOSE=1 (datapath debug output as "# " lines).
+ * HARNESS_VERBOSE=1 (datapath debug output as "# " lines), HARNESS_TIMEOUT (seconds, default 600, 0: none).
+ * A crash (a Swift trap included) or the timeout is reported as a failure of the test that was running, followed by
+ * the summary line.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -51,6 +53,8 @@ int main(int argc, char **argv) {
   harness_verbose = verbose != NULL && *verbose != '\0' && strcmp(verbose, "0") != 0;
   harness_only = getenv("HARNESS_ONLY");
   harness_seed = pick_seed();
+  const char *timeout = getenv("HARNESS_TIMEOUT");
+  report_install_crash_handlers(timeout != NULL && *timeout != '\0' ? (unsigned)strtoul(timeout, NULL, 10) : 600);
   report_note("random split seed %llu (set HARNESS_SEED=%llu to repeat)", (unsigned long long)harness_seed,
               (unsigned long long)harness_seed);
 
@@ -58,6 +62,7 @@ int main(int argc, char **argv) {
 
   dp_library lib;
   char err[1024];
+  report_set_current("load-library");
   if (dp_library_open(argv[1], &lib, err, sizeof(err)) != 0) {
     report_fail("load-library", "%s", err);
   } else {
@@ -65,6 +70,7 @@ int main(int argc, char **argv) {
     run_scenario_dir(&lib, argv[2]);
     run_builtin_tests(&lib);
     if (harness_selected("builtin/dlclose")) {
+      report_set_current("builtin/dlclose");
       fflush(stdout);
       int rc = dp_library_close(&lib);
       if (rc == 0) {

@@ -19,6 +19,13 @@ void report_fail(const char *name, const char *fmt, ...);
 /* Prints "# text" (diagnostics that are not results). */
 void report_note(const char *fmt, ...);
 int report_passed(void);
+/* Names the test now running, for the report written if the process crashes or times out. */
+void report_set_current(const char *name);
+/*
+ * On SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP (a Swift trap) or when timeout_seconds (0: none) run out,
+ * prints "FAIL <current test>: ..." and the summary line, and exits with status 1.
+ */
+void report_install_crash_handlers(unsigned timeout_seconds);
 int report_failed(void);
 
 /* Set from the environment at start-up. */

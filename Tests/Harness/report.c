@@ -4,9 +4,12 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -58,6 +61,82 @@ void report_note(const char *fmt, ...) {
 }
 
 int report_passed(void) { return n_passed; }
+
+/* ---- Crashes and hangs ---- */
+
+static char current_test[256] = "harness";
+static atomic_flag dying = ATOMIC_FLAG_INIT;
+
+void report_set_current(const char *name) {
+  pthread_mutex_lock(&report_lock);
+  snprintf(current_test, sizeof(current_test), "%s", name);
+  pthread_mutex_unlock(&report_lock);
+}
+
+/* Async-signal-safe helpers for the fatal signal handler. */
+static size_t put_str(char *buf, size_t o, size_t cap, const char *s) {
+  while (*s && o + 1 < cap) {
+    buf[o++] = *s++;
+  }
+  return o;
+}
+
+static size_t put_int(char *buf, size_t o, size_t cap, int v) {
+  char digits[16];
+  int n = 0;
+  unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+  do {
+    digits[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u > 0 && n < 15);
+  if (v < 0 && o + 1 < cap) {
+    buf[o++] = '-';
+  }
+  while (n > 0 && o + 1 < cap) {
+    buf[o++] = digits[--n];
+  }
+  return o;
+}
+
+static void on_fatal_signal(int sig) {
+  if (atomic_flag_test_and_set(&dying)) {
+    for (;;) {
+      pause(); /* another thread is reporting */
+    }
+  }
+  char buf[512];
+  size_t o = 0;
+  o = put_str(buf, o, sizeof(buf), "\nFAIL ");
+  o = put_str(buf, o, sizeof(buf), current_test);
+  if (sig == SIGALRM) {
+    o = put_str(buf, o, sizeof(buf), ": timed out (HARNESS_TIMEOUT)\n");
+  } else {
+    o = put_str(buf, o, sizeof(buf), ": the process died with signal ");
+    o = put_int(buf, o, sizeof(buf), sig);
+    o = put_str(buf, o, sizeof(buf), "\n");
+  }
+  o = put_int(buf, o, sizeof(buf), n_passed);
+  o = put_str(buf, o, sizeof(buf), " passed, ");
+  o = put_int(buf, o, sizeof(buf), n_failed + 1);
+  o = put_str(buf, o, sizeof(buf), " failed\n");
+  ssize_t w = write(STDOUT_FILENO, buf, o);
+  (void)w;
+  _exit(1);
+}
+
+void report_install_crash_handlers(unsigned timeout_seconds) {
+  static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGALRM};
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_fatal_signal;
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+    sigaction(sigs[i], &sa, NULL);
+  }
+  if (timeout_seconds > 0) {
+    alarm(timeout_seconds);
+  }
+}
 int report_failed(void) { return n_failed; }
 
 int harness_selected(const char *name) {

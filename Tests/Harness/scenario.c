@@ -1602,6 +1602,7 @@ static void run_scenario(const dp_library *lib, const scenario *sc) {
       continue;
     }
     uint64_t seed = harness_seed ^ hash_str(sc->name);
+    report_set_current(name);
     transcripts got = {0};
     int rc = run_once(lib, sc, mode, seed, &got, err, sizeof(err));
     if (rc == 0 && mode != MODE_AS_WRITTEN && ref_ok) {

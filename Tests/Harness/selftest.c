@@ -176,6 +176,7 @@ static FilterOp OP(uint64_t op, int64_t n) {
 }
 
 static dp_conn *st_conn(st_ctx *t, const fake_step *script, size_t n, size_t inject_size, int max_ops) {
+  report_set_current(t->name);
   fake_reset(script, n);
   dp_conn_options o;
   memset(&o, 0, sizeof(o));
