@@ -24,14 +24,17 @@ public struct InputView {
     /// A view over `count` segment headers. Returns nil when a header is malformed (negative length, or a
     /// null pointer with a non-zero length) or the total overflows.
     public init?(segments: UnsafePointer<GoSlice>?, count segmentCount: Int) {
-        guard segmentCount >= 0, segmentCount == 0 || segments != nil else { return nil }
+        guard segmentCount >= 0 else { return nil }
         var total = 0
-        for i in 0..<segmentCount {
-            let header = segments.unsafelyUnwrapped[i]
-            guard header.len >= 0, header.len == 0 || header.data != nil else { return nil }
-            let (sum, overflow) = total.addingReportingOverflow(Int(header.len))
-            guard !overflow else { return nil }
-            total = sum
+        if segmentCount > 0 {
+            guard let segments else { return nil }
+            for i in 0..<segmentCount {
+                let header = segments[i]
+                guard header.len >= 0, header.len == 0 || header.data != nil else { return nil }
+                let (sum, overflow) = total.addingReportingOverflow(Int(header.len))
+                guard !overflow else { return nil }
+                total = sum
+            }
         }
         self.segmentHeaders = segments
         self.segmentCount = segmentCount
