@@ -278,6 +278,9 @@ import Testing
         #expect(!regex.matches(subject))
         #expect(!regex.matches(subject))
         #expect(regex.matches(String(repeating: "a", count: 40)))
+        // Undecided (the match limit was hit), not a plain no-match: a deny rule fails closed on it.
+        #expect(regex.matches(subject, whenUndecided: true))
+        #expect(!regex.matches(String(repeating: "a", count: 5) + "b", whenUndecided: true))
     }
 
     @Test func concurrentMatchingIsConsistent() async throws {

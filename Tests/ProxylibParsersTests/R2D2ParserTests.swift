@@ -36,6 +36,12 @@ import ProxylibTestSupport
         Vector(name: "cmd and file must both hold", policy: portPolicy("r2d2", allow: [["cmd": "READ", "file": "^/public/"]]),
                segments: ["READ /public/a\r\n", "READ /private/public/b\r\nWRITE /public/c\r\n"],
                ops: [.pass(16), .drop(24), .drop(17), .more(1)], replyInject: "ERROR\r\nERROR\r\n"),
+        Vector(name: "deny rule that cannot decide denies (fail closed)",
+               policy: portPolicy("r2d2", allow: [[:]], deny: [["file": "(a+)+$"]]),
+               segments: ["READ x\r\nREAD " + String(repeating: "a", count: 40) + "b\r\n"],
+               ops: [.pass(8), .drop(48), .more(1)], replyInject: "ERROR\r\n"),
+        Vector(name: "deny rule (beyond upstream)", policy: portPolicy("r2d2", allow: [[:]], deny: [["cmd": "WRITE"]]),
+               segments: ["READ x\r\nWRITE x\r\n"], ops: [.pass(8), .drop(9), .more(1)], replyInject: "ERROR\r\n"),
         Vector(name: "three fields: no file", policy: portPolicy("r2d2", allow: [["file": "x"]]),
                segments: ["READ x y\r\n"], ops: [.drop(10), .more(1)], replyInject: "ERROR\r\n"),
     ]

@@ -1,7 +1,15 @@
 /// One compiled L7 rule. A parser calls `Connection.matches(request)` with its own request type; each rule
 /// checks requests of the type its parser produces and answers false for any other type.
 public protocol L7Rule: Sendable {
+    /// As an allow rule: whether the rule allows `request`.
     func matches<Request>(_ request: Request) -> Bool
+    /// As a deny rule: whether the rule denies `request`. Differs from `matches` only where the rule cannot
+    /// decide (a regular expression hitting its match limit): then a deny rule denies, failing closed.
+    func denies<Request>(_ request: Request) -> Bool
+}
+
+extension L7Rule {
+    public func denies<Request>(_ request: Request) -> Bool { matches(request) }
 }
 
 /// The compiled L7 rules of one `PortNetworkPolicyRule`.

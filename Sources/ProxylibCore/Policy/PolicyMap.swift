@@ -14,7 +14,7 @@ struct CompiledPortRule: Sendable {
         if deny {
             return (false, true)
         }
-        for rule in l7.deny where rule.matches(request) {
+        for rule in l7.deny where rule.denies(request) {
             return (false, true)
         }
         if l7.allow.isEmpty {

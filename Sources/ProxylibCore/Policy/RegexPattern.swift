@@ -51,8 +51,9 @@ public final class RegexPattern: Sendable, CustomStringConvertible {
     public var description: String { pattern }
 
     /// Whether the pattern matches anywhere in `subject` (arbitrary bytes). A match that fails with an error (a
-    /// match limit hit by catastrophic backtracking) answers `false`.
-    public func matches(_ subject: UnsafeRawBufferPointer) -> Bool {
+    /// match limit hit by catastrophic backtracking) answers `whenUndecided`: `false` for allow rules (the
+    /// request is not allowed by this rule), `true` for deny rules (it is denied) — failing closed either way.
+    public func matches(_ subject: UnsafeRawBufferPointer, whenUndecided: Bool = false) -> Bool {
         let result = proxylib_regex_match(handle, subject.baseAddress, subject.count)
         switch result {
         case PROXYLIB_REGEX_MATCH:
@@ -61,14 +62,14 @@ public final class RegexPattern: Sendable, CustomStringConvertible {
             return false
         default:
             reportMatchFailure(result)
-            return false
+            return whenUndecided
         }
     }
 
     /// Whether the pattern matches anywhere in `subject`.
-    public func matches(_ subject: String) -> Bool {
+    public func matches(_ subject: String, whenUndecided: Bool = false) -> Bool {
         var subject = subject
-        return subject.withUTF8 { matches(UnsafeRawBufferPointer($0)) }
+        return subject.withUTF8 { matches(UnsafeRawBufferPointer($0), whenUndecided: whenUndecided) }
     }
 
     private func reportMatchFailure(_ result: Int32) {

@@ -31,10 +31,13 @@ struct R2D2Rule: L7Rule {
         return compiled
     }
 
-    func matches<Request>(_ request: Request) -> Bool {
+    func matches<Request>(_ request: Request) -> Bool { evaluate(request, whenUndecided: false) }
+    func denies<Request>(_ request: Request) -> Bool { evaluate(request, whenUndecided: true) }
+
+    private func evaluate<Request>(_ request: Request, whenUndecided: Bool) -> Bool {
         guard let request = request as? R2D2Request else { return false }
         if !command.isEmpty && !ASCII.equals(request.command, command) { return false }
-        if let file, !file.matches(request.file) { return false }
+        if let file, !file.matches(request.file, whenUndecided: whenUndecided) { return false }
         return true
     }
 }
