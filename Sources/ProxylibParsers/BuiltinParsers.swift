@@ -5,12 +5,12 @@ public enum BuiltinParsers {
     public static let registry: ParserRegistry = {
         var registry = ParserRegistry()
         registry.register(parser: PasserParserFactory.name, PasserParserFactory())
-        registry.register(parser: LineParserFactory.name, LineParserFactory())
-        registry.register(parser: HeaderParserFactory.name, HeaderParserFactory())
-        registry.register(ruleParser: HeaderParserFactory.name, HeaderRule.ruleParser)
-        registry.register(parser: BlockParserFactory.name, BlockParserFactory())
-        registry.register(parser: R2D2ParserFactory.name, R2D2ParserFactory())
-        registry.register(ruleParser: R2D2ParserFactory.name, R2D2Rule.ruleParser)
+        registry.register(parser: LineParser.name, ParserFactoryFor<LineParser>())
+        registry.register(parser: HeaderParser.name, ParserFactoryFor<HeaderParser>())
+        registry.register(ruleParser: HeaderParser.name, HeaderRule.ruleParser)
+        registry.register(parser: BlockParser.name, ParserFactoryFor<BlockParser>())
+        registry.register(parser: R2D2Parser.name, ParserFactoryFor<R2D2Parser>())
+        registry.register(ruleParser: R2D2Parser.name, R2D2Rule.ruleParser)
         return registry
     }()
 }

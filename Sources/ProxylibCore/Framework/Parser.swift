@@ -26,3 +26,19 @@ public struct ParserFailure: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// A parser made from its connection alone; `ParserFactoryFor<P>` then serves as its factory:
+///
+///     registry.register(parser: "myproto", ParserFactoryFor<MyParser>())
+public protocol ConnectionParser: Parser {
+    init(connection: Connection)
+}
+
+/// The factory of a `ConnectionParser` that accepts every connection.
+public struct ParserFactoryFor<P: ConnectionParser>: ParserFactory {
+    public init() {}
+
+    public func makeParser(for connection: Connection) -> (any Parser)? {
+        P(connection: connection)
+    }
+}

@@ -10,32 +10,24 @@ import ProxylibCore
 ///
 ///     l7proto: r2d2
 ///     l7: [{cmd: READ, file: "^/public/"}, {cmd: HALT}]
-public struct R2D2ParserFactory: ParserFactory {
-    public static let name = "r2d2"
-
-    public init() {}
-
-    public func makeParser(for connection: Connection) -> (any Parser)? {
-        R2D2Parser(connection: connection)
-    }
-}
-
 /// The request a rule sees: views of the command and the file, valid during the policy check only.
 struct R2D2Request {
     let command: UnsafeRawBufferPointer
     let file: UnsafeRawBufferPointer
 }
 
-final class R2D2Parser: Parser {
+public final class R2D2Parser: ConnectionParser {
+    public static let name = "r2d2"
+
     private unowned let connection: Connection
     /// Reused for requests that span input segments.
     private var scratch: [UInt8] = []
 
-    init(connection: Connection) {
+    public init(connection: Connection) {
         self.connection = connection
     }
 
-    func onData(reply: Bool, endStream: Bool, input: InputView) -> ParserOp {
+    public func onData(reply: Bool, endStream: Bool, input: InputView) -> ParserOp {
         guard let end = input.firstIndex(of: "\r\n") else {
             return .more(1)
         }
@@ -47,7 +39,7 @@ final class R2D2Parser: Parser {
             let request = Self.split(line)
             let allowed = connection.matches(request)
             connection.log(allowed ? .request : .denied,
-                           .generic(proto: R2D2ParserFactory.name,
+                           .generic(proto: R2D2Parser.name,
                                     fields: [("cmd", ASCII.string(request.command)), ("file", ASCII.string(request.file))]))
             return allowed
         } ?? false

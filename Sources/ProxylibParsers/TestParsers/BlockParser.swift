@@ -10,22 +10,14 @@ import ProxylibCore
 ///                      "INSERT"  → injected into this direction (in pieces, as the inject buffer allows),
 ///                                  then the original block is dropped
 ///     otherwise ERROR (invalid frame type); a bad length → ERROR (invalid frame length)
-public struct BlockParserFactory: ParserFactory {
+public final class BlockParser: ConnectionParser {
     public static let name = "test.blockparser"
 
-    public init() {}
-
-    public func makeParser(for connection: Connection) -> (any Parser)? {
-        BlockParser(connection: connection)
-    }
-}
-
-final class BlockParser: Parser {
     private unowned let connection: Connection
     /// Bytes of the current block already injected by INSERT.
     private var inserted = 0
 
-    init(connection: Connection) {
+    public init(connection: Connection) {
         self.connection = connection
     }
 
@@ -63,7 +55,7 @@ final class BlockParser: Parser {
         return Block(bytes: input, length: length, missing: length - input.count)
     }
 
-    func onData(reply: Bool, endStream: Bool, input: InputView) -> ParserOp {
+    public func onData(reply: Bool, endStream: Bool, input: InputView) -> ParserOp {
         let block: Block
         do {
             block = try Self.frontBlock(input)
@@ -83,11 +75,11 @@ final class BlockParser: Parser {
             return .nop
         }
         if block.bytes.contains("PASS") {
-            connection.log(.request, .generic(proto: BlockParserFactory.name, fields: [("status", "200")]))
+            connection.log(.request, .generic(proto: BlockParser.name, fields: [("status", "200")]))
             return .pass(block.length)
         }
         if block.bytes.contains("DROP") {
-            connection.log(.denied, .generic(proto: BlockParserFactory.name, fields: [("status", "503")]))
+            connection.log(.denied, .generic(proto: BlockParser.name, fields: [("status", "503")]))
             return .drop(block.length)
         }
         if block.missing > 0 {

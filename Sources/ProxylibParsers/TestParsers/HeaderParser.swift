@@ -6,26 +6,18 @@ import ProxylibCore
 /// Policy (`l7proto: test.headerparser`), each rule a conjunction on the line without surrounding white space:
 ///
 ///     l7: [{prefix: "foo"}, {contains: "beer", suffix: "end"}]
-public struct HeaderParserFactory: ParserFactory {
+public final class HeaderParser: ConnectionParser {
     public static let name = "test.headerparser"
 
-    public init() {}
-
-    public func makeParser(for connection: Connection) -> (any Parser)? {
-        HeaderParser(connection: connection)
-    }
-}
-
-final class HeaderParser: Parser {
     private unowned let connection: Connection
     /// Reused for lines that span input segments.
     private var scratch: [UInt8] = []
 
-    init(connection: Connection) {
+    public init(connection: Connection) {
         self.connection = connection
     }
 
-    func onData(reply: Bool, endStream: Bool, input: InputView) -> ParserOp {
+    public func onData(reply: Bool, endStream: Bool, input: InputView) -> ParserOp {
         guard let lineLength = Lines.completeLineLength(in: input) else {
             return input.isEmpty ? .nop : .more(1)
         }
@@ -33,12 +25,12 @@ final class HeaderParser: Parser {
             connection.matches(HeaderLine(bytes: $0))
         } ?? false
         if allowed {
-            connection.log(.request, .generic(proto: HeaderParserFactory.name, fields: [("status", "PASS")]))
+            connection.log(.request, .generic(proto: HeaderParser.name, fields: [("status", "PASS")]))
             return .pass(lineLength)
         }
         connection.inject(reply: !reply, "Line dropped: ")
         connection.inject(reply: !reply, input.prefix(lineLength))
-        connection.log(.denied, .generic(proto: HeaderParserFactory.name, fields: [("status", "DROP")]))
+        connection.log(.denied, .generic(proto: HeaderParser.name, fields: [("status", "DROP")]))
         return .drop(lineLength)
     }
 }

@@ -8,26 +8,18 @@ import ProxylibCore
 ///     INJECT…  discarded here, and the line is injected into the opposite direction
 ///     INSERT…  injected into this direction in place of the original line (which is then dropped)
 ///     other    ERROR (invalid frame type)
-public struct LineParserFactory: ParserFactory {
+public final class LineParser: ConnectionParser {
     public static let name = "test.lineparser"
 
-    public init() {}
-
-    public func makeParser(for connection: Connection) -> (any Parser)? {
-        LineParser(connection: connection)
-    }
-}
-
-final class LineParser: Parser {
     private unowned let connection: Connection
     /// The line just inserted is still at the front of the input and must be dropped next.
     private var inserted = false
 
-    init(connection: Connection) {
+    public init(connection: Connection) {
         self.connection = connection
     }
 
-    func onData(reply: Bool, endStream: Bool, input: InputView) -> ParserOp {
+    public func onData(reply: Bool, endStream: Bool, input: InputView) -> ParserOp {
         let complete = Lines.completeLineLength(in: input)
         let lineLength = complete ?? input.count
         if inserted {
