@@ -26,6 +26,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
     ],
     targets: [
         // The public C headers (Include/): the ABI types and the five entry points.
@@ -51,10 +53,28 @@ let package = Package(
         // The L7 parsers, one folder per protocol.
         .target(name: "ProxylibParsers", dependencies: ["ProxylibCore"]),
 
+        // protobuf-c code generated from Proto/ (`make proto`), with libprotobuf-c linked statically.
+        .target(
+            name: "CNPDSProto",
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libprotobuf-c.a"])]
+        ),
+
+        // The policy plane: NPDS (xDS over gRPC on a unix socket) into the instance's policy map.
+        .target(
+            name: "ProxylibNPDS",
+            dependencies: [
+                "ProxylibCore",
+                "CNPDSProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+            ]
+        ),
+
         // The C ABI boundary: thin @_cdecl glue, linked into libcilium.so.
         .target(
             name: "CiliumProxylib",
-            dependencies: ["CProxylib", "ProxylibCore", "ProxylibParsers"],
+            dependencies: ["CProxylib", "ProxylibCore", "ProxylibParsers", "ProxylibNPDS"],
             linkerSettings: [.unsafeFlags(sharedObjectLinkerFlags)]
         ),
 
@@ -62,6 +82,17 @@ let package = Package(
         .target(name: "ProxylibTestSupport", dependencies: ["CProxylib", "ProxylibCore"], path: "Tests/ProxylibTestSupport"),
 
         .testTarget(name: "ProxylibCoreTests", dependencies: ["CProxylib", "ProxylibCore", "ProxylibTestSupport"]),
+        .testTarget(
+            name: "ProxylibNPDSTests",
+            dependencies: [
+                "ProxylibCore", "ProxylibParsers", "ProxylibNPDS", "CNPDSProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(
             name: "ProxylibParsersTests",
             dependencies: ["CProxylib", "ProxylibCore", "ProxylibParsers", "ProxylibTestSupport"]

@@ -5,6 +5,7 @@ import Synchronization
 public final class InstanceTable: Sendable {
     private struct Entry {
         let instance: Instance
+        let services: [any InstanceService]
         var openCount: Int
     }
 
@@ -17,8 +18,9 @@ public final class InstanceTable: Sendable {
 
     public init() {}
 
-    /// Opens (or re-opens) an instance; `make` builds a new one for a fresh id.
-    public func open(_ params: ModuleParams, make: (UInt64) -> Instance) -> UInt64 {
+    /// Opens (or re-opens) an instance; `make` builds a new one for a fresh id, with the services (policy
+    /// client, access logger) that live as long as it does.
+    public func open(_ params: ModuleParams, make: (UInt64) -> (Instance, [any InstanceService])) -> UInt64 {
         state.withLock { state in
             for (id, entry) in state.entries.sorted(by: { $0.key < $1.key }) where params.canShare(entry.instance.params) {
                 state.entries[id]?.openCount += 1
@@ -27,15 +29,16 @@ public final class InstanceTable: Sendable {
             }
             state.lastID += 1
             let id = state.lastID
-            state.entries[id] = Entry(instance: make(id), openCount: 1)
+            let (instance, services) = make(id)
+            state.entries[id] = Entry(instance: instance, services: services, openCount: 1)
             Diagnostics.debug("OpenModule: instance \(id) opened")
             return id
         }
     }
 
-    /// Undoes one open; returns the instance when this was its last open (the caller shuts it down).
-    public func close(_ id: UInt64) -> Instance? {
-        state.withLock { state in
+    /// Undoes one open; when this was the last open, removes the instance and shuts its services down.
+    public func close(_ id: UInt64) {
+        let closed = state.withLock { state -> Entry? in
             guard var entry = state.entries[id] else {
                 Diagnostics.debug("CloseModule(\(id)): no such instance (closed already?)")
                 return nil
@@ -48,8 +51,10 @@ public final class InstanceTable: Sendable {
             }
             state.entries[id] = nil
             Diagnostics.debug("CloseModule(\(id)): instance closed")
-            return entry.instance
+            return entry
         }
+        // Outside the lock: stopping a client may wait for its thread.
+        closed?.services.forEach { $0.shutdown() }
     }
 
     public func find(_ id: UInt64) -> Instance? {

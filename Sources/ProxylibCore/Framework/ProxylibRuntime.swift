@@ -8,11 +8,16 @@ public final class ProxylibRuntime: Sendable {
     public let connections = ConnectionTable()
     /// Makes the access-log sink of a new instance (nil: the instance does not log).
     private let makeAccessLog: @Sendable (ModuleParams) -> (any AccessLogSink)?
+    /// Starts the policy source of a new instance (nil: none, e.g. no `xds-path`). Called while OpenModule
+    /// waits, so it may block until its first connection attempt has succeeded or failed.
+    private let makePolicySource: @Sendable (Instance) -> (any InstanceService)?
 
     public init(registry: ParserRegistry,
-                makeAccessLog: @escaping @Sendable (ModuleParams) -> (any AccessLogSink)? = { _ in nil }) {
+                makeAccessLog: @escaping @Sendable (ModuleParams) -> (any AccessLogSink)? = { _ in nil },
+                makePolicySource: @escaping @Sendable (Instance) -> (any InstanceService)? = { _ in nil }) {
         self.registry = registry
         self.makeAccessLog = makeAccessLog
+        self.makePolicySource = makePolicySource
     }
 
     /// `OpenModule`: 0 when a parameter key is unknown.
@@ -20,13 +25,18 @@ public final class ProxylibRuntime: Sendable {
         if debug { Diagnostics.setDebug(true) }
         guard let params = ModuleParams(pairs: pairs) else { return 0 }
         return instances.open(params) { id in
-            Instance(id: id, params: params, registry: registry, accessLog: makeAccessLog(params))
+            let accessLog = makeAccessLog(params)
+            let instance = Instance(id: id, params: params, registry: registry, accessLog: accessLog)
+            var services: [any InstanceService] = []
+            if let source = makePolicySource(instance) { services.append(source) }
+            if let closable = accessLog as? any InstanceService { services.append(closable) }
+            return (instance, services)
         }
     }
 
     /// `CloseModule`.
     public func closeModule(_ id: UInt64) {
-        _ = instances.close(id)
+        instances.close(id)
     }
 
     /// `OnNewConnection`.
