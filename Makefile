@@ -18,15 +18,19 @@ LIB := $(BUILD)/libcilium.so
 HARNESS := $(BUILD)/harness
 DEMO := $(BUILD)/datapath-demo
 ALLOC_BENCH := $(BUILD)/alloc-bench
+LIBDATAPATH := $(BUILD)/libdatapath.so
+VENV := .venv
+PYTHON := $(VENV)/bin/python
 SWIFT_SOURCES := $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h') Package.swift proxylib.map $(wildcard Include/*)
 DATAPATH := Sources/CDatapath/datapath.c
 DATAPATH_INCLUDES := -IInclude -ISources/CDatapath/include
 
 # Debian packages the build links statically; installed on first use when missing.
 PCRE2_STATIC := $(firstword $(wildcard /usr/lib/*/libpcre2-8.a /usr/lib/libpcre2-8.a))
+PROTOBUF_C_STATIC := $(firstword $(wildcard /usr/lib/*/libprotobuf-c.a /usr/lib/libprotobuf-c.a))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all lib deps test unit-test harness-test artifact-test alloc-test bench-alloc demo install uninstall clean
+.PHONY: all lib deps test unit-test harness-test artifact-test alloc-test npds-test bench-alloc demo install uninstall clean
 
 all: lib
 
@@ -35,9 +39,9 @@ lib: $(LIB)
 # The version script is not a Swift input: touching it alone would not relink, so the rule always relinks
 # when the map changes by removing the product first.
 deps:
-ifeq ($(PCRE2_STATIC),)
-	$(SUDO) apt-get install -y --no-install-recommends libpcre2-dev || \
-	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends libpcre2-dev; }
+ifeq ($(and $(PCRE2_STATIC),$(PROTOBUF_C_STATIC)),)
+	$(SUDO) apt-get install -y --no-install-recommends libpcre2-dev libprotobuf-c-dev || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends libpcre2-dev libprotobuf-c-dev; }
 endif
 
 $(LIB): $(SWIFT_SOURCES) | deps
@@ -60,7 +64,18 @@ $(ALLOC_BENCH): bench/alloc-bench.c $(wildcard Include/*.h)
 	mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -rdynamic -IInclude bench/alloc-bench.c -ldl -o $@
 
-test: unit-test harness-test artifact-test alloc-test
+# The C datapath as a shared object, for the Python policy-plane tests (ctypes).
+$(LIBDATAPATH): $(DATAPATH) $(wildcard Sources/CDatapath/include/*.h) $(wildcard Include/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -shared -fPIC $(DATAPATH_INCLUDES) $(DATAPATH) -ldl -o $@
+
+# Google's grpcio/protobuf for Python: the independent NPDS peer.
+$(VENV)/ready: Tests/npds/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/npds/requirements.txt
+	touch $@
+
+test: unit-test harness-test artifact-test alloc-test npds-test
 
 unit-test: | deps
 	$(SWIFT) test --disable-xctest
@@ -70,6 +85,10 @@ harness-test: $(LIB) $(HARNESS)
 
 artifact-test: $(LIB) $(HARNESS)
 	Tests/check-artifact.sh $(LIB)
+
+# Policies delivered by a real NPDS server (grpcio) and enforced through the C ABI and datapath.
+npds-test: $(LIB) $(LIBDATAPATH) $(VENV)/ready
+	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/npds
 
 # Steady-state OnData must not allocate: counted with a malloc interposer, not timed.
 alloc-test: $(LIB) $(ALLOC_BENCH)
@@ -92,4 +111,4 @@ uninstall:
 	-rmdir $(DESTDIR)$(PREFIX)/include/proxylib 2>/dev/null
 
 clean:
-	rm -rf $(BUILD) .build
+	rm -rf $(BUILD) .build $(VENV)
