@@ -30,6 +30,8 @@ PCRE2_STATIC := $(firstword $(wildcard /usr/lib/*/libpcre2-8.a /usr/lib/libpcre2
 PROTOBUF_C_STATIC := $(firstword $(wildcard /usr/lib/*/libprotobuf-c.a /usr/lib/libprotobuf-c.a))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+include Proto/Makefile.inc
+
 .PHONY: all lib deps test unit-test harness-test artifact-test alloc-test npds-test bench-alloc demo install uninstall clean
 
 all: lib

@@ -1,9 +1,16 @@
 import CProxylib
 import ProxylibCore
+import ProxylibNPDS
 import ProxylibParsers
 
 /// The process-wide library state, created on first use (Swift globals initialize once, thread-safely).
-let runtime = ProxylibRuntime(registry: BuiltinParsers.registry)
+/// An instance with an `xds-path` gets an NPDS client feeding its policy map.
+let runtime = ProxylibRuntime(
+    registry: BuiltinParsers.registry,
+    makePolicySource: { instance in
+        instance.params.xdsPath.isEmpty
+            ? nil : NPDSClient(path: instance.params.xdsPath, nodeID: instance.nodeID, instance: instance)
+    })
 
 // The five entry points cilium-envoy resolves with dlsym(). Their C prototypes are in Include/libcilium.h;
 // this glue only converts types.
