@@ -143,6 +143,10 @@ class NPDSServer:
                 if q in self._queues:
                     self._queues.remove(q)
 
+    def open_streams(self):
+        with self._cond:
+            return len(self._queues)
+
     # ---- waiting ----
 
     def wait_for(self, predicate, timeout=10.0, what="request"):

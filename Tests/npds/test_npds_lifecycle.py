@@ -163,3 +163,18 @@ def test_eight_threads_check_policy_while_updates_land(library, npds, module, ne
         t.join()
     assert not failures
     assert seen["PASS"] > 0 and seen["DROP"] > 0, seen
+
+
+def test_node_id_and_close_module_ends_the_stream(library, npds, next_id):
+    instance = library.open_module({"xds-path": npds.path, "node-id": "host~10.9.8.7~proxy-test~localdomain"})
+    assert instance != 0
+    first = npds.wait_for(lambda r: r.nonce == "", what="initial request")
+    assert first.node_id == "host~10.9.8.7~proxy-test~localdomain"
+    assert first.version == "" and first.resource_names == []
+    assert first.type_url == "type.googleapis.com/cilium.NetworkPolicy"
+    install(npds, "1", P.R2D2_ALLOW_ALL)
+    library.close_module(instance)
+    deadline = time.monotonic() + 5
+    while npds.open_streams() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert npds.open_streams() == 0, "CloseModule closes the NPDS stream"
