@@ -55,7 +55,7 @@ let package = Package(
 
         // protobuf-c code generated from Proto/ (`make proto`), with libprotobuf-c linked statically.
         .target(
-            name: "CNPDSProto",
+            name: "CCiliumProto",
             linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libprotobuf-c.a"])]
         ),
 
@@ -64,7 +64,7 @@ let package = Package(
             name: "ProxylibNPDS",
             dependencies: [
                 "ProxylibCore",
-                "CNPDSProto",
+                "CCiliumProto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(
             name: "ProxylibNPDSTests",
             dependencies: [
-                "ProxylibCore", "ProxylibParsers", "ProxylibNPDS", "CNPDSProto",
+                "ProxylibCore", "ProxylibParsers", "ProxylibNPDS", "CCiliumProto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),

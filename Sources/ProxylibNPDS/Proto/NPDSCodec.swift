@@ -1,4 +1,4 @@
-import CNPDSProto
+import CCiliumProto
 import Glibc
 import ProxylibCore
 
@@ -50,7 +50,7 @@ public struct DiscoveryResponseFields: Equatable, Sendable {
     }
 }
 
-/// The NPDS messages, encoded and decoded with protobuf-c (Sources/CNPDSProto, generated from Proto/).
+/// The NPDS messages, encoded and decoded with protobuf-c (Sources/CCiliumProto, generated from Proto/).
 /// Decoding rejects what Go's `proto.Unmarshal` rejects (malformed wire data, strings that are not UTF-8)
 /// and, for policies, what upstream's protoc-gen-validate rules reject.
 public enum NPDSCodec {

@@ -1,4 +1,4 @@
-import CNPDSProto
+import CCiliumProto
 import ProxylibCore
 
 extension NPDSCodec {
