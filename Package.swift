@@ -72,10 +72,13 @@ let package = Package(
             ]
         ),
 
+        // Access logging: cilium.LogEntry packets on the agent's SOCK_SEQPACKET socket, never blocking the datapath.
+        .target(name: "ProxylibAccessLog", dependencies: ["ProxylibCore", "CCiliumProto"]),
+
         // The C ABI boundary: thin @_cdecl glue, linked into libcilium.so.
         .target(
             name: "CiliumProxylib",
-            dependencies: ["CProxylib", "ProxylibCore", "ProxylibParsers", "ProxylibNPDS"],
+            dependencies: ["CProxylib", "ProxylibCore", "ProxylibParsers", "ProxylibNPDS", "ProxylibAccessLog"],
             linkerSettings: [.unsafeFlags(sharedObjectLinkerFlags)]
         ),
 
@@ -94,6 +97,10 @@ let package = Package(
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "ProxylibAccessLogTests",
+            dependencies: ["ProxylibCore", "ProxylibAccessLog", "CCiliumProto", "ProxylibParsers", "ProxylibTestSupport"]
         ),
         .testTarget(
             name: "ProxylibParsersTests",
