@@ -1,6 +1,6 @@
 /// Why a gRPC call on the NPDS stream ended badly: what the server sent that we cannot take, or the status it
 /// ended the call with. Every case reads as the tail of a log line ("NPDS: stream on /path failed: …").
-enum GRPCError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum GRPCError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A message with the compressed flag set: we never offer an encoding, so the server must not use one.
     case compressedMessage
     /// A message whose flag byte is neither 0 nor 1.
@@ -24,7 +24,7 @@ enum GRPCError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The stream ended (end-of-stream on DATA, or the stream channel closed) without trailers.
     case closedWithoutStatus
 
-    var description: String {
+    public var description: String {
         switch self {
         case .compressedMessage:
             return "server sent a compressed message (compression is not supported)"

@@ -11,22 +11,22 @@ import NIOCore
 // DATA frame boundaries mean nothing: a message may span several frames and a frame may hold several messages.
 
 /// Limits of the gRPC message layer.
-enum GRPCFraming {
+public enum GRPCFraming {
     /// Bytes before each message: the flag and the 32-bit length.
-    static let prefixLength = 5
+    public static let prefixLength = 5
     /// Largest message we accept (a full NPDS state of the world is far smaller); a larger prefix is an error,
     /// not an allocation.
-    static let defaultMaximumMessageLength = 64 << 20
+    public static let defaultMaximumMessageLength = 64 << 20
 
     /// `message` as one length-prefixed gRPC message (uncompressed).
-    static func frame(_ message: [UInt8], allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+    public static func frame(_ message: [UInt8], allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: prefixLength + message.count)
         frame(message, into: &buffer)
         return buffer
     }
 
     /// Appends `message` to `buffer` as one length-prefixed gRPC message (uncompressed).
-    static func frame(_ message: [UInt8], into buffer: inout ByteBuffer) {
+    public static func frame(_ message: [UInt8], into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(0))
         buffer.writeInteger(UInt32(truncatingIfNeeded: message.count), endianness: .big)
         buffer.writeBytes(message)
@@ -37,20 +37,20 @@ enum GRPCFraming {
 ///
 /// Feed every DATA payload to `append(_:)`, then take messages with `next()` until it answers nil. After
 /// `next()` throws, the stream is unusable (the framing is lost) and every later call throws the same error.
-struct GRPCMessageDeframer {
-    let maximumMessageLength: Int
+public struct GRPCMessageDeframer {
+    public let maximumMessageLength: Int
     /// Received bytes not yet returned as messages; nil when none.
     private var buffered: ByteBuffer?
     private var failure: GRPCError?
 
-    init(maximumMessageLength: Int = GRPCFraming.defaultMaximumMessageLength) {
+    public init(maximumMessageLength: Int = GRPCFraming.defaultMaximumMessageLength) {
         self.maximumMessageLength = maximumMessageLength
     }
 
     /// Bytes received but not yet returned as a message (an incomplete prefix or message).
-    var bufferedBytes: Int { buffered?.readableBytes ?? 0 }
+    public var bufferedBytes: Int { buffered?.readableBytes ?? 0 }
 
-    mutating func append(_ bytes: ByteBuffer) {
+    public mutating func append(_ bytes: ByteBuffer) {
         guard failure == nil, bytes.readableBytes > 0 else { return }
         if buffered == nil || buffered!.readableBytes == 0 {
             buffered = bytes  // the common case (whole messages per frame): no copy
@@ -61,7 +61,7 @@ struct GRPCMessageDeframer {
     }
 
     /// The next complete message, or nil when more bytes are needed.
-    mutating func next() throws(GRPCError) -> [UInt8]? {
+    public mutating func next() throws(GRPCError) -> [UInt8]? {
         if let failure { throw failure }
         guard var buffer = buffered, buffer.readableBytes >= GRPCFraming.prefixLength,
               let flag = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
@@ -91,7 +91,7 @@ struct GRPCMessageDeframer {
     }
 
     /// Call when the stream has ended: throws if a partial message is left over.
-    func finish() throws(GRPCError) {
+    public func finish() throws(GRPCError) {
         if let failure { throw failure }
         if bufferedBytes > 0 { throw .truncatedMessage(bufferedBytes: bufferedBytes) }
     }
