@@ -23,11 +23,14 @@ let package = Package(
     name: "swift-proxylib",
     products: [
         .library(name: "cilium", type: .dynamic, targets: ["CiliumProxylib"]),
+        .executable(name: "proxylib-host", targets: ["ProxylibHost"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // The public C headers (Include/): the ABI types and the five entry points.
@@ -82,6 +85,26 @@ let package = Package(
             linkerSettings: [.unsafeFlags(sharedObjectLinkerFlags)]
         ),
 
+        // cilium-envoy's datapath (onIo) in C: shared by the C test harness and the standalone host.
+        .target(name: "CDatapath", dependencies: ["CProxylib"], cSettings: [.headerSearchPath("../../Include")]),
+
+        // proxylib-host: runs libcilium.so in front of a real server without Envoy or Cilium — a TCP proxy with
+        // cilium-envoy's datapath, an NPDS server fed from a policy file, and an access-log printer.
+        .executableTarget(
+            name: "ProxylibHost",
+            dependencies: [
+                "CDatapath", "CCiliumProto", "ProxylibNPDS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ],
+            // CDatapath's header includes "libcilium.h" (Include/): Swift's importer must find it too.
+            swiftSettings: [.unsafeFlags(["-Xcc", "-I\(packageDirectory)/Include"])]
+        ),
+
         // Test tooling: replays parser vectors whole, byte by byte and randomly split.
         .target(name: "ProxylibTestSupport", dependencies: ["CProxylib", "ProxylibCore"], path: "Tests/ProxylibTestSupport"),
 
@@ -102,6 +125,7 @@ let package = Package(
             name: "ProxylibAccessLogTests",
             dependencies: ["ProxylibCore", "ProxylibAccessLog", "CCiliumProto", "ProxylibParsers", "ProxylibTestSupport"]
         ),
+        .testTarget(name: "ProxylibHostTests", dependencies: ["ProxylibHost", "ProxylibNPDS", "CCiliumProto"]),
         .testTarget(
             name: "ProxylibParsersTests",
             dependencies: ["CProxylib", "ProxylibCore", "ProxylibParsers", "ProxylibTestSupport"]
