@@ -142,7 +142,8 @@ struct Host {
         } catch let error as HostError {
             throw error
         } catch {
-            throw HostError("policy \(command.policy): \(error)")
+            let text = "\(error)"
+            throw HostError(text.contains(command.policy) ? text : "policy \(command.policy): \(text)")
         }
         defer { policyServer.stop() }
 

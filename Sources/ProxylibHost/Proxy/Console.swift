@@ -1,6 +1,7 @@
 // Line output without stdio buffering: each line is one write(2), so lines from different threads never mix
 // and every line is on its way as soon as it is printed (also when stdout is a pipe).
 import Glibc
+import NIOCore
 
 enum Console {
     /// Writes `line` and a newline to standard output (access-log lines).
@@ -24,4 +25,13 @@ enum Console {
             }
         }
     }
+}
+
+/// A short text for a socket error: the system's message for an errno, NIO's description otherwise.
+func describe(_ error: Error) -> String {
+    if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+    if let error = error as? ChannelError, case .connectTimeout(let timeout) = error {
+        return "connect timed out after \(timeout.nanoseconds / 1_000_000) ms"
+    }
+    return "\(error)"
 }

@@ -172,7 +172,7 @@ final class ProxyConnection {
     }
 
     func failed(_ side: Side, _ error: Error) {
-        abort("\(side) error: \(error)")
+        abort("\(side) error: \(describe(error))")
     }
 
     /// Closes both sides now.

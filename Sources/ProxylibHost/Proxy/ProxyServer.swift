@@ -57,7 +57,7 @@ final class ProxyServer: Sendable {
                     .connect(to: config.upstream)
                     .flatMapErrorThrowing { error in
                         let source = client.remoteAddress?.proxylibString ?? "?"
-                        Console.err("connection \(id) \(source) -> \(config.upstreamText): upstream connect failed: \(error)")
+                        Console.err("connection \(id) \(source) -> \(config.upstreamText): upstream connect failed: \(describe(error))")
                         throw error
                     }
                     .flatMapThrowing { upstream in

@@ -16,16 +16,17 @@ final class ProxylibModule: @unchecked Sendable {
 
     /// Loads the library (RTLD_NOW, all five entry points); throws with dlerror()'s text.
     init(path: String) throws {
-        self.path = path
-        library = .allocate(capacity: 1)
+        let library = UnsafeMutablePointer<dp_library>.allocate(capacity: 1)
         library.initialize(to: dp_library())
         var errbuf = [CChar](repeating: 0, count: 1024)
         if dp_library_open(path, library, &errbuf, errbuf.count) != 0 {
             library.deinitialize(count: 1)
             library.deallocate()
             let message = errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-            throw HostError("cannot load \(path): \(message)")
+            throw HostError(message)
         }
+        self.path = path
+        self.library = library
     }
 
     deinit {
