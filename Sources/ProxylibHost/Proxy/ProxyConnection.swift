@@ -53,6 +53,8 @@ final class ProxyConnection {
     private var clientClosed = false
     private var upstreamClosed = false
     private var aborted = false
+    /// Both channels are closed and the datapath connection is freed.
+    private var finished = false
     /// The last write to each channel: its output is shut down only after that has completed.
     private var lastWriteToClient: EventLoopFuture<Void>?
     private var lastWriteToUpstream: EventLoopFuture<Void>?
@@ -159,9 +161,10 @@ final class ProxyConnection {
         // A peer whose FIN arrived after our own output was shut down closes the channel without an inputClosed
         // event: that is still its end of stream.
         if !aborted { ended(side) }
-        if clientClosed && upstreamClosed {
+        if clientClosed && upstreamClosed && !finished {
+            finished = true
             release()
-            if config.debug { Console.err("debug: \(label): closed") }
+            if config.debug { Console.err("debug: \(label): closed (last: \(side))") }
         }
     }
 
