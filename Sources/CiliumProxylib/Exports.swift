@@ -1,12 +1,17 @@
 import CProxylib
+import ProxylibAccessLog
 import ProxylibCore
 import ProxylibNPDS
 import ProxylibParsers
 
 /// The process-wide library state, created on first use (Swift globals initialize once, thread-safely).
-/// An instance with an `xds-path` gets an NPDS client feeding its policy map.
+/// An instance with an `xds-path` gets an NPDS client feeding its policy map; one with an `access-log-path` an
+/// access-log client.
 let runtime = ProxylibRuntime(
     registry: BuiltinParsers.registry,
+    makeAccessLog: { params in
+        params.accessLogPath.isEmpty ? nil : AccessLogClient(path: params.accessLogPath)
+    },
     makePolicySource: { instance in
         instance.params.xdsPath.isEmpty
             ? nil : NPDSClient(path: instance.params.xdsPath, nodeID: instance.nodeID, instance: instance)

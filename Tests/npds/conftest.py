@@ -27,11 +27,13 @@ def _generate_protos():
     import importlib
     sys.modules["npds_pb2"] = importlib.import_module("cilium.api.npds_pb2")
     sys.modules["discovery_pb2"] = importlib.import_module("envoy.service.discovery.v3.discovery_pb2")
+    sys.modules["accesslog_pb2"] = importlib.import_module("cilium.api.accesslog_pb2")
 
 
 _generate_protos()
 sys.path.insert(0, os.path.dirname(__file__))
 
+import access_log_collector  # noqa: E402
 import datapath  # noqa: E402
 import npds_server  # noqa: E402
 
@@ -66,6 +68,23 @@ def npds(socket_dir):
 def module(library, npds):
     """An instance connected to the NPDS server; closed at the end of the test."""
     instance = library.open_module({"xds-path": npds.path})
+    assert instance != 0
+    npds.wait_for_initial_request()
+    yield instance
+    library.close_module(instance)
+
+
+@pytest.fixture
+def collector(socket_dir):
+    server = access_log_collector.Collector(os.path.join(socket_dir, "access_log.sock")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def logged_module(library, npds, collector):
+    """An instance with both an NPDS server and an access-log collector."""
+    instance = library.open_module({"xds-path": npds.path, "access-log-path": collector.path})
     assert instance != 0
     npds.wait_for_initial_request()
     yield instance
