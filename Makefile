@@ -2,7 +2,8 @@
 #
 #   make                 build build/libcilium.so (release, self-contained)
 #   make test            unit tests, the C datapath harness and the artifact checks
-#   make demo            build and drive the library through the C datapath
+#   make demo            proxylib-host + libcilium.so in front of an r2d2 droid, with a policy file
+#   make datapath-demo   drive the library through the C datapath only
 #   make bench-alloc     ns and heap allocations per request through OnData
 #   sudo make install    install to $(DESTDIR)$(PREFIX)/lib/libcilium.so and the headers
 #   make uninstall / make clean
@@ -17,6 +18,7 @@ BUILD := build
 LIB := $(BUILD)/libcilium.so
 HARNESS := $(BUILD)/harness
 DEMO := $(BUILD)/datapath-demo
+HOST := .build/release/proxylib-host
 ALLOC_BENCH := $(BUILD)/alloc-bench
 LIBDATAPATH := $(BUILD)/libdatapath.so
 VENV := .venv
@@ -32,7 +34,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 include Proto/Makefile.inc
 
-.PHONY: all lib deps test unit-test harness-test artifact-test alloc-test npds-test bench-alloc demo install uninstall clean
+.PHONY: all lib deps test unit-test harness-test artifact-test alloc-test npds-test host-test bench-alloc demo datapath-demo install uninstall clean
 
 all: lib
 
@@ -77,7 +79,7 @@ $(VENV)/ready: Tests/npds/requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/npds/requirements.txt
 	touch $@
 
-test: unit-test harness-test artifact-test alloc-test npds-test
+test: unit-test harness-test artifact-test alloc-test npds-test host-test
 
 unit-test: | deps
 	$(SWIFT) test --disable-xctest
@@ -92,6 +94,10 @@ artifact-test: $(LIB) $(HARNESS)
 npds-test: $(LIB) $(LIBDATAPATH) $(VENV)/ready
 	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/npds
 
+# proxylib-host end to end on loopback, the demo included.
+host-test: $(LIB) $(HOST) $(VENV)/ready
+	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/host
+
 # Steady-state OnData must not allocate: counted with a malloc interposer, not timed.
 alloc-test: $(LIB) $(ALLOC_BENCH)
 	$(ALLOC_BENCH) $(LIB) 20000
@@ -99,7 +105,15 @@ alloc-test: $(LIB) $(ALLOC_BENCH)
 bench-alloc: $(LIB) $(ALLOC_BENCH)
 	$(ALLOC_BENCH) $(LIB) 2000000
 
-demo: $(LIB) $(DEMO)
+$(HOST): $(SWIFT_SOURCES) | deps
+	$(SWIFT) build -c release --product proxylib-host
+
+# The main demo: proxylib-host with the r2d2 example (droid server, policy file, scripted client).
+demo: $(LIB) $(HOST)
+	Examples/r2d2/demo.sh $(HOST) $(LIB)
+
+# The datapath-only demo: the library driven by the C datapath, no network.
+datapath-demo: $(LIB) $(DEMO)
 	$(DEMO) $(LIB)
 
 install: $(LIB)
