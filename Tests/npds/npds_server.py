@@ -97,6 +97,10 @@ class NPDSServer:
         self._broadcast(response.SerializeToString())
         return nonce
 
+    def install(self, version, *texts):
+        """Pushes `texts` as version `version` and waits until the library ACKs exactly that response."""
+        return self.wait_for_ack(version, self.push(version, list(texts)))
+
     def push_raw(self, payload):
         """Sends bytes that are not a DiscoveryResponse at all."""
         self._broadcast(payload)

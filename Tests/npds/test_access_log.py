@@ -14,16 +14,13 @@ from test_policy_scenarios import HEADER_SCENARIOS, LINES
 READ = b"READ /public/a\r\n"
 
 
-def install(npds, version, *texts):
-    npds.wait_for_ack(version, npds.push(version, list(texts)))
-
 
 def fields(entry):
     return dict(entry.generic_l7.fields)
 
 
 def test_r2d2_denied_entry_has_every_field(library, npds, collector, logged_module, next_id):
-    install(npds, "1", P.R2D2_PUBLIC_READS)
+    npds.install("1", P.R2D2_PUBLIC_READS)
     result, conn = library.connect(logged_module, "r2d2", next_id(), ingress=True, src_id=11, dst_id=22,
                                    src_addr="10.0.0.1:41000", dst_addr="10.0.0.2:80", policy_name="1.1.1.1")
     assert result == "OK"
@@ -50,7 +47,7 @@ def test_r2d2_denied_entry_has_every_field(library, npds, collector, logged_modu
 @pytest.mark.parametrize("name,policy,conn_args,passes", HEADER_SCENARIOS, ids=[s[0] for s in HEADER_SCENARIOS])
 def test_upstream_pass_and_drop_counts(library, npds, collector, logged_module, next_id, name, policy, conn_args,
                                        passes):
-    install(npds, "1", policy)
+    npds.install("1", policy)
     result, conn = library.connect(logged_module, "test.headerparser", next_id(), **conn_args)
     assert result == "OK"
     try:
@@ -98,7 +95,7 @@ def test_parser_failure_logs_a_panic_entry(library, collector, next_id):
 
 
 def test_oversized_field_is_truncated_and_still_decodes(library, npds, collector, logged_module, next_id):
-    install(npds, "1", P.R2D2_ALLOW_ALL)
+    npds.install("1", P.R2D2_ALLOW_ALL)
     result, conn = library.connect(logged_module, "r2d2", next_id())
     name = "/" + "n" * 100_000
     try:

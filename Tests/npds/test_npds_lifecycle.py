@@ -12,9 +12,6 @@ READ = b"READ /public/a\r\n"
 WRITE = b"WRITE /public/a\r\n"
 
 
-def install(npds, version, *texts):
-    npds.wait_for_ack(version, npds.push(version, list(texts)))
-
 
 def verdict(library, instance, conn_id, request=READ, **kwargs):
     """'PASS' or 'DROP' for one r2d2 request on a fresh connection."""
@@ -49,7 +46,7 @@ def test_server_absent_at_open_then_started(library, socket_dir, next_id):
 
 
 def test_server_killed_and_restarted_mid_connection(library, npds, module, next_id):
-    install(npds, "1", P.R2D2_READ_ONLY)
+    npds.install("1", P.R2D2_READ_ONLY)
     result, conn = library.connect(module, "r2d2", next_id())
     assert result == "OK"
     try:
@@ -64,7 +61,7 @@ def test_server_killed_and_restarted_mid_connection(library, npds, module, next_
             ack = restarted.wait_for_ack("2", timeout=15)
             assert ack.node_id.startswith("host~127.0.0.2~libcilium-")
             assert conn.client_sends(READ) == ("OK", READ, b"")
-            install(restarted, "3", P.R2D2_ALLOW_ALL)
+            restarted.install("3", P.R2D2_ALLOW_ALL)
             assert conn.client_sends(WRITE) == ("OK", WRITE, b"")
         finally:
             restarted.stop()
@@ -87,7 +84,7 @@ INVALID_UPDATES = [
 
 
 def test_invalid_updates_are_nacked_and_the_old_policy_stays(library, npds, module, next_id):
-    install(npds, "1", P.R2D2_READ_ONLY)
+    npds.install("1", P.R2D2_READ_ONLY)
     for name, texts, options, reason in INVALID_UPDATES:
         nonce = npds.push(f"bad-{name}", texts, **options)
         nack = npds.wait_for_nack(nonce)
@@ -101,25 +98,25 @@ def test_invalid_updates_are_nacked_and_the_old_policy_stays(library, npds, modu
     npds.wait_for(lambda r: r.error is not None and npds.requests.index(r) >= before, what="NACK of garbage")
     assert verdict(library, module, next_id(), READ) == "PASS"
     # A good update is still accepted afterwards.
-    install(npds, "2", P.R2D2_ALLOW_ALL)
+    npds.install("2", P.R2D2_ALLOW_ALL)
     assert verdict(library, module, next_id(), WRITE) == "PASS"
 
 
 def test_end_port_range(library, npds, module, next_id):
-    install(npds, "1", P.port_policy("r2d2", port=1000, extra="end_port: 2000"))
+    npds.install("1", P.port_policy("r2d2", port=1000, extra="end_port: 2000"))
     for port, expected in [(999, "DROP"), (1000, "PASS"), (1500, "PASS"), (2000, "PASS"), (2001, "DROP")]:
         assert verdict(library, module, next_id(), dst_addr=f"10.0.0.2:{port}") == expected, port
 
 
 def test_l7_deny_rules(library, npds, module, next_id):
-    install(npds, "1", P.port_policy("r2d2", P.l7_rules({}, deny=[{"cmd": "WRITE"}])))
+    npds.install("1", P.port_policy("r2d2", P.l7_rules({}, deny=[{"cmd": "WRITE"}])))
     assert verdict(library, module, next_id(), READ) == "PASS"
     assert verdict(library, module, next_id(), WRITE) == "DROP"
 
 
 def test_ipv4_and_ipv6_endpoints(library, npds, module, next_id):
     policy = P.R2D2_ALLOW_ALL.replace('endpoint_ips: "1.1.1.1"', 'endpoint_ips: "10.1.1.1" endpoint_ips: "f00d::1"')
-    install(npds, "1", policy)
+    npds.install("1", policy)
     assert verdict(library, module, next_id(), policy_name="10.1.1.1") == "PASS"
     assert verdict(library, module, next_id(), policy_name="f00d::1", src_addr="[f00d::2]:4567",
                    dst_addr="[f00d::1]:80") == "PASS"
@@ -127,7 +124,7 @@ def test_ipv4_and_ipv6_endpoints(library, npds, module, next_id):
 
 
 def test_eight_threads_check_policy_while_updates_land(library, npds, module, next_id):
-    install(npds, "0", P.R2D2_READ_ONLY)
+    npds.install("0", P.R2D2_READ_ONLY)
     stop = threading.Event()
     failures = []
     seen = {"PASS": 0, "DROP": 0}
@@ -172,7 +169,7 @@ def test_node_id_and_close_module_ends_the_stream(library, npds, next_id):
     assert first.node_id == "host~10.9.8.7~proxy-test~localdomain"
     assert first.version == "" and first.resource_names == []
     assert first.type_url == "type.googleapis.com/cilium.NetworkPolicy"
-    install(npds, "1", P.R2D2_ALLOW_ALL)
+    npds.install("1", P.R2D2_ALLOW_ALL)
     library.close_module(instance)
     deadline = time.monotonic() + 5
     while npds.open_streams() and time.monotonic() < deadline:

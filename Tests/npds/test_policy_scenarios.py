@@ -7,10 +7,6 @@ import policies as P
 LINES = [b"Beginning----\n", b"foo\n", b"----End\n", b"\n"]
 
 
-def install(npds, version, *texts):
-    nonce = npds.push(version, list(texts))
-    npds.wait_for_ack(version, nonce)
-
 
 def header_ops(passes):
     return [("PASS" if p else "DROP", len(line)) for line, p in zip(LINES, passes)]
@@ -40,7 +36,7 @@ HEADER_SCENARIOS = [
 
 @pytest.mark.parametrize("name,policy,conn_args,passes", HEADER_SCENARIOS, ids=[s[0] for s in HEADER_SCENARIOS])
 def test_headerparser_policies(library, npds, module, next_id, name, policy, conn_args, passes):
-    install(npds, "1", policy)
+    npds.install("1", policy)
     result, conn = library.connect(module, "test.headerparser", next_id(), **conn_args)
     assert result == "OK"
     try:
@@ -84,7 +80,7 @@ R2D2_SCENARIOS = [
 @pytest.mark.parametrize("name,policy,segments,ops,injected", R2D2_SCENARIOS, ids=[s[0] for s in R2D2_SCENARIOS])
 def test_r2d2_policies(library, npds, module, next_id, name, policy, segments, ops, injected):
     if policy:
-        install(npds, "1", policy)
+        npds.install("1", policy)
     result, conn = library.connect(module, "r2d2", next_id())
     assert result == "OK"
     try:
