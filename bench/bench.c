@@ -1,0 +1,694 @@
+/*
+ * swift-proxylib benchmark driver: a libcilium.so (ours, or any other build such as the Go one) loaded by path
+ * and driven through the same C datapath as the test harness (Sources/CDatapath: cilium-envoy's onIo and network
+ * filter logic), in one process, with a malloc interposer counting heap allocations.
+ *
+ *   usage: bench [--smoke] [--runs N] [--requests N] [--python PATH] [--json PATH] [LIB | LIB=path]
+ *
+ * Before timing, a realistic allow-most policy (bench/policy.txt) is delivered over NPDS by bench/npds_serve.py
+ * (the test suite's grpcio server) on a private unix socket; the driver waits for the library's ACK. Logging-on
+ * runs open a second instance with `access-log-path` pointing at a SOCK_SEQPACKET collector drained by a thread
+ * of this process.
+ *
+ * For every workload x delivery shape x logging off/on: ns/request and requests/s (median of the runs after a
+ * warm-up), MB/s of request bytes offered, and heap allocations/bytes per request, counted three ways:
+ *   lib   - inside the library's OnData, on the calling thread (the figure the targets are about);
+ *   path  - on the calling thread outside OnData (the C datapath: buffered input segments, as Envoy's buffers);
+ *   other - on every other thread (the library's NPDS and access-log threads, the collector).
+ * Plus OpenModule time, RSS after it, and RSS with 10,000 open connections. A table on stdout, JSON to --json
+ * (default bench/results.json). --smoke: one short run of everything.
+ *
+ * Build: cc -std=c11 -O2 -Wall -Wextra -Werror -pthread -rdynamic -IInclude -ISources/CDatapath/include \
+ *           Sources/CDatapath/datapath.c bench/bench.c -ldl -o build/bench
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "datapath.h"
+
+extern char **environ;
+
+/* ---- malloc interposer ---------------------------------------------------------------------------------- */
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+
+/* Every thread. */
+static atomic_long all_allocs, all_bytes;
+/* The calling (benchmark) thread, split by whether it is inside the library's OnData. */
+static _Thread_local long my_allocs, my_bytes, lib_allocs, lib_bytes;
+static _Thread_local int in_library;
+
+static void count(size_t n) {
+  atomic_fetch_add_explicit(&all_allocs, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&all_bytes, (long)n, memory_order_relaxed);
+  my_allocs++;
+  my_bytes += (long)n;
+  if (in_library) {
+    lib_allocs++;
+    lib_bytes += (long)n;
+  }
+}
+
+void *malloc(size_t n) { count(n); return __libc_malloc(n); }
+void *calloc(size_t a, size_t b) { count(a * b); return __libc_calloc(a, b); }
+void *realloc(void *p, size_t n) { count(n); return __libc_realloc(p, n); }
+void *aligned_alloc(size_t align, size_t n) { count(n); return __libc_memalign(align, n); }
+void *memalign(size_t align, size_t n) { count(n); return __libc_memalign(align, n); }
+int posix_memalign(void **out, size_t align, size_t n) {
+  count(n);
+  void *p = __libc_memalign(align, n);
+  if (p == NULL) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+typedef struct alloc_snapshot {
+  long all, all_b, mine, mine_b, lib, lib_b;
+} alloc_snapshot;
+
+static alloc_snapshot alloc_now(void) {
+  return (alloc_snapshot){atomic_load(&all_allocs), atomic_load(&all_bytes), my_allocs, my_bytes,
+                          lib_allocs, lib_bytes};
+}
+
+/* The datapath calls the library through dp_library's pointers; OnData is wrapped to flag "inside". */
+static dp_on_data_fn real_on_data;
+
+static FilterResult counted_on_data(GoUint64 id, GoUint8 reply, GoUint8 end_stream, GoSlice *data, GoSlice *ops) {
+  in_library = 1;
+  FilterResult res = real_on_data(id, reply, end_stream, data, ops);
+  in_library = 0;
+  return res;
+}
+
+/* ---- small helpers -------------------------------------------------------------------------------------- */
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static void die(const char *fmt, const char *arg) {
+  fprintf(stderr, "bench: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n");
+  exit(1);
+}
+
+/* Resident set size in KiB, from /proc/self/statm. */
+static long rss_kib(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long size = 0, resident = 0;
+  if (f == NULL) return -1;
+  if (fscanf(f, "%ld %ld", &size, &resident) != 2) resident = -1;
+  fclose(f);
+  return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* ---- the NPDS server (bench/npds_serve.py) -------------------------------------------------------------- */
+
+typedef struct npds_child {
+  pid_t pid;
+  int to_child;   /* its stdin: closing it stops the server */
+  int from_child; /* its stdout: LISTENING / ACK / NACK lines */
+  char line[4096];
+  size_t line_len;
+} npds_child;
+
+static void npds_start(npds_child *c, const char *python, const char *script, const char *sock,
+                       const char *policy) {
+  int in[2], out[2];
+  if (pipe(in) != 0 || pipe(out) != 0) die("pipe: %s", strerror(errno));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_addclose(&fa, in[1]);
+  posix_spawn_file_actions_addclose(&fa, out[0]);
+  char *argv[] = {(char *)python, (char *)script, (char *)sock, (char *)policy, NULL};
+  int err = posix_spawn(&c->pid, python, &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (err != 0) die("cannot run the NPDS server: %s", strerror(err));
+  close(in[0]);
+  close(out[1]);
+  c->to_child = in[1];
+  c->from_child = out[0];
+  c->line_len = 0;
+}
+
+/* Reads the next line from the server into c->line (NUL-terminated, no newline); -1 on timeout or EOF. */
+static int npds_read_line(npds_child *c, int timeout_ms) {
+  double deadline = now_ns() + timeout_ms * 1e6;
+  for (;;) {
+    char *nl = memchr(c->line, '\n', c->line_len);
+    if (nl != NULL) {
+      *nl = '\0';
+      return 0;
+    }
+    int left = (int)((deadline - now_ns()) / 1e6);
+    if (left <= 0 || c->line_len >= sizeof c->line - 1) return -1;
+    struct pollfd p = {c->from_child, POLLIN, 0};
+    if (poll(&p, 1, left) <= 0) continue;
+    ssize_t n = read(c->from_child, c->line + c->line_len, sizeof c->line - 1 - c->line_len);
+    if (n <= 0) return -1;
+    c->line_len += (size_t)n;
+  }
+}
+
+/* Drops the line returned by the last npds_read_line. */
+static void npds_consume_line(npds_child *c) {
+  size_t used = strlen(c->line) + 1;
+  memmove(c->line, c->line + used, c->line_len - used);
+  c->line_len -= used;
+}
+
+/* Waits for a line starting with `prefix`; a NACK line is fatal. */
+static void npds_expect(npds_child *c, const char *prefix, int timeout_ms) {
+  for (;;) {
+    if (npds_read_line(c, timeout_ms) != 0) die("no '%s' from the NPDS server in time", prefix);
+    int nack = strncmp(c->line, "NACK", 4) == 0;
+    int match = strncmp(c->line, prefix, strlen(prefix)) == 0;
+    if (nack) die("the library rejected the policy: %s", c->line);
+    npds_consume_line(c);
+    if (match) return;
+  }
+}
+
+static void npds_stop(npds_child *c) {
+  close(c->to_child);
+  int status;
+  for (int i = 0; i < 100; i++) {
+    if (waitpid(c->pid, &status, WNOHANG) == c->pid) goto done;
+    usleep(50000);
+  }
+  kill(c->pid, SIGKILL);
+  waitpid(c->pid, &status, 0);
+done:
+  close(c->from_child);
+}
+
+/* ---- the access-log collector --------------------------------------------------------------------------- */
+
+typedef struct collector {
+  int listener;
+  int stop_pipe[2];
+  pthread_t thread;
+  atomic_long entries, bytes;
+} collector;
+
+static void *collector_main(void *arg) {
+  collector *col = arg;
+  static char packet[1 << 16];
+  struct pollfd fds[2 + 16];
+  int n_conns = 0;
+  fds[0] = (struct pollfd){col->listener, POLLIN, 0};
+  fds[1] = (struct pollfd){col->stop_pipe[0], POLLIN, 0};
+  for (;;) {
+    if (poll(fds, (nfds_t)(2 + n_conns), -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[1].revents) break;
+    if ((fds[0].revents & POLLIN) && n_conns < 16) {
+      int fd = accept(col->listener, NULL, NULL);
+      if (fd >= 0) fds[2 + n_conns++] = (struct pollfd){fd, POLLIN, 0};
+    }
+    for (int i = 0; i < n_conns; i++) {
+      if (!fds[2 + i].revents) continue;
+      ssize_t n = recv(fds[2 + i].fd, packet, sizeof packet, MSG_DONTWAIT);
+      if (n > 0) {
+        atomic_fetch_add(&col->entries, 1);
+        atomic_fetch_add(&col->bytes, n);
+      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        close(fds[2 + i].fd);
+        fds[2 + i] = fds[2 + n_conns - 1];
+        n_conns--;
+        i--;
+      }
+    }
+  }
+  for (int i = 0; i < n_conns; i++) close(fds[2 + i].fd);
+  return NULL;
+}
+
+static void collector_start(collector *col, const char *path) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path) die("socket path too long: %s", path);
+  memcpy(addr.sun_path, path, strlen(path) + 1);
+  col->listener = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+  if (col->listener < 0 || bind(col->listener, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+      listen(col->listener, 16) != 0 || pipe(col->stop_pipe) != 0)
+    die("access-log socket: %s", strerror(errno));
+  atomic_store(&col->entries, 0);
+  atomic_store(&col->bytes, 0);
+  if (pthread_create(&col->thread, NULL, collector_main, col) != 0) die("%s", "pthread_create");
+}
+
+/* Waits until no entry has arrived for 50 ms (at most 5 s); returns the entry count. */
+static long collector_settle(collector *col) {
+  long seen = atomic_load(&col->entries);
+  for (int i = 0; i < 100; i++) {
+    usleep(50000);
+    long now = atomic_load(&col->entries);
+    if (now == seen) break;
+    seen = now;
+  }
+  return seen;
+}
+
+static void collector_stop(collector *col) {
+  if (write(col->stop_pipe[1], "x", 1) != 1) die("%s", "collector stop");
+  pthread_join(col->thread, NULL);
+  close(col->listener);
+  close(col->stop_pipe[0]);
+  close(col->stop_pipe[1]);
+}
+
+/* ---- workloads and shapes ------------------------------------------------------------------------------- */
+
+/*
+ * A workload: a parser, the connection's identities and destination (picking the policy), and a cycle of
+ * requests, each marked allowed or denied under bench/policy.txt. Adding a parser is one row here.
+ */
+#define MAX_CYCLE 8
+
+typedef struct request {
+  const char *bytes;
+  int allowed;
+} request;
+
+typedef struct workload {
+  const char *name;
+  const char *parser;
+  uint32_t src_id;
+  const char *dst_addr;
+  const char *policy_name;
+  request cycle[MAX_CYCLE];
+} workload;
+
+static const workload workloads[] = {
+    {"r2d2", "r2d2", 1, "1.1.1.1:80", "1.1.1.1",
+     {{"READ /public/index.html\r\n", 1},
+      {"READ /public/images/logo.png\r\n", 1},
+      {"READ /public/docs/manual-v2.pdf\r\n", 1},
+      {"READ /secret/deathstar-plans.txt\r\n", 0},
+      {"READ /public/css/site.css\r\n", 1},
+      {"READ /public/js/app.js\r\n", 1},
+      {"HALT\r\n", 1},
+      {"READ /public/robots.txt\r\n", 1}}},
+    {"headerparser", "test.headerparser", 1, "1.1.1.1:81", "1.1.1.1",
+     {{"Beginning of a request line with some payload\n", 1},
+      {"Beginning again, a slightly longer line of text here\n", 1},
+      {"this one is allowed by the contains rule\n", 1},
+      {"Forbidden: neither prefix nor keyword\n", 0},
+      {"Beginning short\n", 1},
+      {"Beginning of a request line with some payload\n", 1},
+      {"Beginning yet another line\n", 1},
+      {"Beginning the last line of the cycle\n", 1}}},
+};
+#define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
+
+enum { SHAPE_WHOLE, SHAPE_SPLIT3, SHAPE_PIPELINED };
+static const char *shape_names[] = {"whole", "3 slices", "64 pipelined"};
+#define N_SHAPES 3
+#define PIPELINE 64
+
+typedef struct result {
+  const char *workload, *shape;
+  int logging;
+  long requests;            /* measured requests (all runs) */
+  double ns_per_request;    /* median over runs */
+  double requests_per_s;
+  double mb_per_s;
+  double lib_allocs, lib_bytes, path_allocs, path_bytes, other_allocs, other_bytes; /* per request */
+  long logged_requests;     /* requests sent with logging on (warm-up included) */
+  long log_entries;         /* access-log entries the collector received for them (the rest were dropped) */
+} result;
+
+typedef struct bench_ctx {
+  dp_library lib;
+  int runs;
+  long requests_per_run;
+  long warmup;
+  uint64_t next_conn_id;
+  collector *col;
+} bench_ctx;
+
+/* The traffic of one workload and shape, built before timing: `n_units` onIo payloads. */
+typedef struct traffic {
+  size_t n_units;
+  const uint8_t *unit[PIPELINE * 3];
+  size_t unit_len[PIPELINE * 3];
+  int requests_per_step; /* requests delivered by one pass over all units */
+  size_t bytes_per_step;
+  size_t allowed_bytes_per_step;
+  uint8_t *storage;
+} traffic;
+
+static void build_traffic(const workload *w, int shape, traffic *t) {
+  memset(t, 0, sizeof *t);
+  int n = 0;
+  while (n < MAX_CYCLE && w->cycle[n].bytes != NULL) n++;
+  size_t cycle_bytes = 0, cycle_allowed = 0;
+  for (int i = 0; i < n; i++) {
+    size_t len = strlen(w->cycle[i].bytes);
+    cycle_bytes += len;
+    if (w->cycle[i].allowed) cycle_allowed += len;
+  }
+  if (shape == SHAPE_PIPELINED) {
+    /* 64 requests in one write: the cycle repeated. */
+    size_t total = 0, allowed = 0;
+    t->storage = malloc(cycle_bytes * (PIPELINE / (size_t)n + 1));
+    for (int i = 0; i < PIPELINE; i++) {
+      const request *r = &w->cycle[i % n];
+      size_t len = strlen(r->bytes);
+      memcpy(t->storage + total, r->bytes, len);
+      total += len;
+      if (r->allowed) allowed += len;
+    }
+    t->n_units = 1;
+    t->unit[0] = t->storage;
+    t->unit_len[0] = total;
+    t->requests_per_step = PIPELINE;
+    t->bytes_per_step = total;
+    t->allowed_bytes_per_step = allowed;
+    return;
+  }
+  /* One pass = the cycle, each request whole or in three slices. */
+  for (int i = 0; i < n; i++) {
+    const uint8_t *b = (const uint8_t *)w->cycle[i].bytes;
+    size_t len = strlen(w->cycle[i].bytes);
+    if (shape == SHAPE_WHOLE) {
+      t->unit[t->n_units] = b;
+      t->unit_len[t->n_units++] = len;
+    } else {
+      size_t third = len / 3;
+      t->unit[t->n_units] = b;
+      t->unit_len[t->n_units++] = third;
+      t->unit[t->n_units] = b + third;
+      t->unit_len[t->n_units++] = third;
+      t->unit[t->n_units] = b + 2 * third;
+      t->unit_len[t->n_units++] = len - 2 * third;
+    }
+  }
+  t->requests_per_step = n;
+  t->bytes_per_step = cycle_bytes;
+  t->allowed_bytes_per_step = cycle_allowed;
+}
+
+/* Pushes `steps` passes of the traffic through the connection; returns bytes forwarded to the server, -1 on error. */
+static long drive(dp_conn *conn, const traffic *t, long steps, dp_buf *to_server, dp_buf *to_client) {
+  long forwarded = 0;
+  for (long s = 0; s < steps; s++) {
+    for (size_t u = 0; u < t->n_units; u++) {
+      FilterResult res = dp_filter_on_data(conn, t->unit[u], t->unit_len[u], 0, to_server, to_client);
+      if (res != FILTER_OK) {
+        fprintf(stderr, "bench: onIo -> %s\n", dp_result_name(res));
+        return -1;
+      }
+      forwarded += (long)to_server->len;
+      dp_buf_truncate(to_server, 0);
+      dp_buf_truncate(to_client, 0);
+    }
+  }
+  return forwarded;
+}
+
+static int run_case(bench_ctx *ctx, uint64_t instance, const workload *w, int shape, int logging, result *out) {
+  traffic t;
+  build_traffic(w, shape, &t);
+  dp_conn *conn = NULL;
+  FilterResult res = dp_conn_new(&ctx->lib, instance, w->parser, ctx->next_conn_id++, 1, w->src_id, 2,
+                                 "10.1.1.1:34567", w->dst_addr, w->policy_name, &conn);
+  if (res != FILTER_OK) {
+    fprintf(stderr, "bench: %s: OnNewConnection -> %s\n", w->name, dp_result_name(res));
+    free(t.storage);
+    return -1;
+  }
+  dp_buf to_server, to_client;
+  dp_buf_init(&to_server);
+  dp_buf_init(&to_client);
+
+  long steps_per_run = (ctx->requests_per_run + t.requests_per_step - 1) / t.requests_per_step;
+  long warm_steps = (ctx->warmup + t.requests_per_step - 1) / t.requests_per_step;
+  if (warm_steps < 1) warm_steps = 1;
+  long entries_before = ctx->col ? atomic_load(&ctx->col->entries) : 0;
+  long fwd = drive(conn, &t, warm_steps, &to_server, &to_client);
+  if (fwd != warm_steps * (long)t.allowed_bytes_per_step) {
+    if (fwd >= 0)
+      fprintf(stderr, "bench: %s/%s: %ld bytes forwarded in warm-up, expected %ld (is the policy in force?)\n",
+              w->name, shape_names[shape], fwd, warm_steps * (long)t.allowed_bytes_per_step);
+    dp_conn_free(conn);
+    free(t.storage);
+    return -1;
+  }
+
+  double *ns = calloc((size_t)ctx->runs, sizeof *ns);
+  alloc_snapshot a0 = alloc_now();
+  for (int r = 0; r < ctx->runs; r++) {
+    double start = now_ns();
+    fwd = drive(conn, &t, steps_per_run, &to_server, &to_client);
+    double elapsed = now_ns() - start;
+    if (fwd != steps_per_run * (long)t.allowed_bytes_per_step) {
+      fprintf(stderr, "bench: %s/%s: wrong number of bytes forwarded\n", w->name, shape_names[shape]);
+      free(ns);
+      dp_conn_free(conn);
+      free(t.storage);
+      return -1;
+    }
+    ns[r] = elapsed / (double)(steps_per_run * t.requests_per_step);
+  }
+  alloc_snapshot a1 = alloc_now();
+  long requests = (long)ctx->runs * steps_per_run * t.requests_per_step;
+  qsort(ns, (size_t)ctx->runs, sizeof *ns, cmp_double);
+  double median = ctx->runs % 2 ? ns[ctx->runs / 2] : (ns[ctx->runs / 2 - 1] + ns[ctx->runs / 2]) / 2;
+  free(ns);
+
+  double bytes_per_request = (double)t.bytes_per_step / (double)t.requests_per_step;
+  double rq = (double)requests;
+  *out = (result){
+      .workload = w->name,
+      .shape = shape_names[shape],
+      .logging = logging,
+      .requests = requests,
+      .ns_per_request = median,
+      .requests_per_s = 1e9 / median,
+      .mb_per_s = bytes_per_request * 1e9 / median / 1e6,
+      .lib_allocs = (double)(a1.lib - a0.lib) / rq,
+      .lib_bytes = (double)(a1.lib_b - a0.lib_b) / rq,
+      .path_allocs = (double)((a1.mine - a0.mine) - (a1.lib - a0.lib)) / rq,
+      .path_bytes = (double)((a1.mine_b - a0.mine_b) - (a1.lib_b - a0.lib_b)) / rq,
+      .other_allocs = (double)((a1.all - a0.all) - (a1.mine - a0.mine)) / rq,
+      .other_bytes = (double)((a1.all_b - a0.all_b) - (a1.mine_b - a0.mine_b)) / rq,
+      .logged_requests = ctx->col ? requests + warm_steps * t.requests_per_step : 0,
+      .log_entries = ctx->col ? collector_settle(ctx->col) - entries_before : 0,
+  };
+  dp_buf_free(&to_server);
+  dp_buf_free(&to_client);
+  dp_conn_free(conn);
+  free(t.storage);
+  return 0;
+}
+
+/* ---- main ----------------------------------------------------------------------------------------------- */
+
+#define MAX_RESULTS (N_WORKLOADS * N_SHAPES * 2)
+
+typedef struct module_figures {
+  double open_ms, ack_ms;
+  long rss_before_kib, rss_after_kib;
+} module_figures;
+
+static uint64_t open_instance(bench_ctx *ctx, npds_child *npds, const char *xds, const char *log_path,
+                              module_figures *f) {
+  dp_param params[2] = {{"xds-path", xds}, {"access-log-path", log_path}};
+  f->rss_before_kib = rss_kib();
+  double t0 = now_ns();
+  uint64_t id = dp_open_module(&ctx->lib, params, log_path ? 2 : 1, 0);
+  double t1 = now_ns();
+  f->rss_after_kib = rss_kib();
+  if (id == 0) die("%s", "OpenModule returned 0");
+  npds_expect(npds, "ACK", 20000);
+  f->open_ms = (t1 - t0) / 1e6;
+  f->ack_ms = (now_ns() - t0) / 1e6;
+  return id;
+}
+
+int main(int argc, char **argv) {
+  const char *lib_path = "build/libcilium.so";
+  const char *python = getenv("PYTHON") ? getenv("PYTHON") : ".venv/bin/python";
+  const char *json_path = "bench/results.json";
+  int smoke = 0, runs = 5;
+  long requests_per_run = 200000;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--smoke") == 0) smoke = 1;
+    else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) runs = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--requests") == 0 && i + 1 < argc) requests_per_run = atol(argv[++i]);
+    else if (strcmp(argv[i], "--python") == 0 && i + 1 < argc) python = argv[++i];
+    else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json_path = argv[++i];
+    else if (strncmp(argv[i], "LIB=", 4) == 0) lib_path = argv[i] + 4;
+    else if (argv[i][0] != '-') lib_path = argv[i];
+    else die("unknown option %s (usage: bench [--smoke] [--runs N] [--requests N] [--python PATH] [--json PATH] [LIB])", argv[i]);
+  }
+  if (runs < 1) runs = 1;
+  if (requests_per_run < 1) requests_per_run = 1;
+  bench_ctx ctx = {.runs = smoke ? 1 : runs, .requests_per_run = smoke ? 64 : requests_per_run,
+                   .warmup = smoke ? 64 : requests_per_run / 5, .next_conn_id = 1};
+  const int n_idle_conns = 10000;
+
+  char errbuf[512];
+  long rss_start = rss_kib();
+  if (dp_library_open(lib_path, &ctx.lib, errbuf, sizeof errbuf) != 0) die("%s", errbuf);
+  long rss_loaded = rss_kib();
+  real_on_data = ctx.lib.on_data;
+  ctx.lib.on_data = counted_on_data;
+
+  char dir_template[] = "/tmp/proxylib-bench-XXXXXX";
+  char *dir = mkdtemp(dir_template);
+  if (dir == NULL) die("mkdtemp: %s", strerror(errno));
+  char xds[256], log_path[256];
+  snprintf(xds, sizeof xds, "%s/xds.sock", dir);
+  snprintf(log_path, sizeof log_path, "%s/access_log.sock", dir);
+
+  npds_child npds;
+  npds_start(&npds, python, "bench/npds_serve.py", xds, "bench/policy.txt");
+  npds_expect(&npds, "LISTENING", 60000);
+  collector col;
+  collector_start(&col, log_path);
+
+  module_figures plain, logged;
+  uint64_t instance = open_instance(&ctx, &npds, xds, NULL, &plain);
+  uint64_t logged_instance = open_instance(&ctx, &npds, xds, log_path, &logged);
+
+  static result results[MAX_RESULTS];
+  int n_results = 0, failed = 0;
+  for (int logging = 0; logging <= 1; logging++) {
+    ctx.col = logging ? &col : NULL;
+    for (size_t w = 0; w < N_WORKLOADS; w++) {
+      for (int s = 0; s < N_SHAPES; s++) {
+        if (run_case(&ctx, logging ? logged_instance : instance, &workloads[w], s, logging,
+                     &results[n_results]) == 0)
+          n_results++;
+        else
+          failed++;
+      }
+    }
+  }
+
+  /* RSS with many open connections (OnNewConnection on the logging-off instance, no traffic). */
+  dp_conn **conns = calloc((size_t)n_idle_conns, sizeof *conns);
+  long rss_before_conns = rss_kib();
+  int opened = 0;
+  double c0 = now_ns();
+  for (int i = 0; i < n_idle_conns; i++) {
+    const workload *w = &workloads[i % N_WORKLOADS];
+    if (dp_conn_new(&ctx.lib, instance, w->parser, ctx.next_conn_id++, 1, w->src_id, 2, "10.1.1.1:34567",
+                    w->dst_addr, w->policy_name, &conns[i]) == FILTER_OK)
+      opened++;
+  }
+  double conn_ns = (now_ns() - c0) / (opened ? opened : 1);
+  long rss_with_conns = rss_kib();
+  for (int i = 0; i < n_idle_conns; i++) dp_conn_free(conns[i]);
+  free(conns);
+
+  dp_close_module(&ctx.lib, logged_instance);
+  dp_close_module(&ctx.lib, instance);
+  collector_stop(&col);
+  npds_stop(&npds);
+  unlink(xds);
+  unlink(log_path);
+  rmdir(dir);
+
+  /* ---- report ---- */
+  printf("library: %s%s\n", lib_path, smoke ? "  (--smoke: 1 short run, figures not meaningful)" : "");
+  printf("runs: %d x %ld requests after %ld warm-up requests; ns/request is the median run\n", ctx.runs,
+         ctx.requests_per_run, ctx.warmup);
+  printf("allocations (al) and bytes (B) per request: lib = inside OnData, path = C datapath (same thread), "
+         "other = other threads;\nlogged = access-log entries the collector received / requests sent\n\n");
+  printf("%-13s %-13s %-4s %11s %10s %9s %9s %9s %9s %9s %9s %9s %7s\n", "workload", "shape", "log", "requests/s",
+         "ns/req", "MB/s", "lib al", "lib B", "path al", "path B", "other al", "other B", "logged");
+  for (int i = 0; i < n_results; i++) {
+    result *r = &results[i];
+    char logged[16] = "-";
+    if (r->logging) snprintf(logged, sizeof logged, "%.1f%%", 100.0 * (double)r->log_entries / (double)r->logged_requests);
+    printf("%-13s %-13s %-4s %11.0f %10.1f %9.1f %9.3f %9.1f %9.3f %9.1f %9.3f %9.1f %7s\n", r->workload, r->shape,
+           r->logging ? "on" : "off", r->requests_per_s, r->ns_per_request, r->mb_per_s, r->lib_allocs,
+           r->lib_bytes, r->path_allocs, r->path_bytes, r->other_allocs, r->other_bytes, logged);
+  }
+  double worst_off = 0, worst_on = 0;
+  for (int i = 0; i < n_results; i++) {
+    double *worst = results[i].logging ? &worst_on : &worst_off;
+    if (results[i].lib_allocs > *worst) *worst = results[i].lib_allocs;
+  }
+  printf("\nRSS: %ld KiB at start, %ld KiB after dlopen\n", rss_start, rss_loaded);
+  printf("OpenModule (xds-path): %.2f ms, RSS %ld -> %ld KiB; policy ACKed %.2f ms after the call\n", plain.open_ms,
+         plain.rss_before_kib, plain.rss_after_kib, plain.ack_ms);
+  printf("OpenModule (xds-path, access-log-path): %.2f ms, RSS %ld -> %ld KiB; ACK after %.2f ms\n", logged.open_ms,
+         logged.rss_before_kib, logged.rss_after_kib, logged.ack_ms);
+  printf("%d open connections: RSS %ld -> %ld KiB (%.0f bytes/connection incl. the datapath's), %.0f ns/OnNewConnection\n",
+         opened, rss_before_conns, rss_with_conns,
+         opened ? (double)(rss_with_conns - rss_before_conns) * 1024.0 / opened : 0.0, conn_ns);
+  printf("targets (library allocations inside OnData): logging off 0/request -> worst %.3f %s; "
+         "logging on <=1/request -> worst %.3f %s\n",
+         worst_off, worst_off == 0 ? "MET" : "MISSED", worst_on, worst_on <= 1 ? "MET" : "MISSED");
+  if (failed) printf("%d case(s) FAILED (see stderr)\n", failed);
+
+  FILE *j = fopen(json_path, "w");
+  if (j == NULL) {
+    fprintf(stderr, "bench: cannot write %s: %s\n", json_path, strerror(errno));
+    return 1;
+  }
+  fprintf(j, "{\n  \"library\": \"%s\",\n  \"smoke\": %s,\n  \"runs\": %d,\n  \"requests_per_run\": %ld,\n", lib_path,
+          smoke ? "true" : "false", ctx.runs, ctx.requests_per_run);
+  fprintf(j, "  \"rss_kib\": {\"start\": %ld, \"after_dlopen\": %ld},\n", rss_start, rss_loaded);
+  fprintf(j, "  \"open_module\": [\n");
+  module_figures *figs[2] = {&plain, &logged};
+  for (int i = 0; i < 2; i++)
+    fprintf(j, "    {\"logging\": %s, \"ms\": %.3f, \"ack_ms\": %.3f, \"rss_before_kib\": %ld, \"rss_after_kib\": %ld}%s\n",
+            i ? "true" : "false", figs[i]->open_ms, figs[i]->ack_ms, figs[i]->rss_before_kib, figs[i]->rss_after_kib,
+            i ? "" : ",");
+  fprintf(j, "  ],\n  \"connections\": {\"count\": %d, \"rss_before_kib\": %ld, \"rss_after_kib\": %ld, "
+             "\"ns_per_open\": %.1f},\n", opened, rss_before_conns, rss_with_conns, conn_ns);
+  fprintf(j, "  \"targets\": {\"lib_allocs_logging_off_max\": %.4f, \"lib_allocs_logging_on_max\": %.4f},\n",
+          worst_off, worst_on);
+  fprintf(j, "  \"results\": [\n");
+  for (int i = 0; i < n_results; i++) {
+    result *r = &results[i];
+    fprintf(j,
+            "    {\"workload\": \"%s\", \"shape\": \"%s\", \"logging\": %s, \"requests\": %ld, "
+            "\"requests_per_s\": %.0f, \"ns_per_request\": %.2f, \"mb_per_s\": %.2f, "
+            "\"lib_allocs\": %.4f, \"lib_bytes\": %.2f, \"datapath_allocs\": %.4f, \"datapath_bytes\": %.2f, "
+            "\"other_thread_allocs\": %.4f, \"other_thread_bytes\": %.2f, \"logged_requests\": %ld, "
+            "\"log_entries\": %ld}%s\n",
+            r->workload, r->shape, r->logging ? "true" : "false", r->requests, r->requests_per_s, r->ns_per_request,
+            r->mb_per_s, r->lib_allocs, r->lib_bytes, r->path_allocs, r->path_bytes, r->other_allocs, r->other_bytes,
+            r->logged_requests, r->log_entries, i + 1 < n_results ? "," : "");
+  }
+  fprintf(j, "  ]\n}\n");
+  fclose(j);
+  dp_library_close(&ctx.lib);
+  return failed ? 1 : 0;
+}
