@@ -15,11 +15,14 @@ CC ?= cc
 CFLAGS ?= -std=c11 -O2 -Wall -Wextra -Werror -pthread
 
 BUILD := build
-LIB := $(BUILD)/libcilium.so
+CILIUM_SO := $(BUILD)/libcilium.so
+# The library the benchmark measures: `make bench LIB=/path/to/libcilium.so` (e.g. the Go build).
+LIB ?= $(CILIUM_SO)
 HARNESS := $(BUILD)/harness
 DEMO := $(BUILD)/datapath-demo
 HOST := .build/release/proxylib-host
 ALLOC_BENCH := $(BUILD)/alloc-bench
+BENCH := $(BUILD)/bench
 LIBDATAPATH := $(BUILD)/libdatapath.so
 VENV := .venv
 PYTHON := $(VENV)/bin/python
@@ -34,11 +37,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 include Proto/Makefile.inc
 
-.PHONY: all lib deps test unit-test harness-test artifact-test alloc-test npds-test host-test bench-alloc demo datapath-demo install uninstall clean
+.PHONY: all lib deps test unit-test harness-test artifact-test alloc-test npds-test host-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean
 
 all: lib
 
-lib: $(LIB)
+lib: $(CILIUM_SO)
 
 # The version script is not a Swift input: touching it alone would not relink, so the rule always relinks
 # when the map changes by removing the product first.
@@ -48,7 +51,7 @@ ifeq ($(and $(PCRE2_STATIC),$(PROTOBUF_C_STATIC)),)
 	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends libpcre2-dev libprotobuf-c-dev; }
 endif
 
-$(LIB): $(SWIFT_SOURCES) | deps
+$(CILIUM_SO): $(SWIFT_SOURCES) | deps
 	rm -f .build/release/libcilium.so
 	$(SWIFT) build -c release --product cilium
 	mkdir -p $(BUILD)
@@ -79,46 +82,58 @@ $(VENV)/ready: Tests/npds/requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/npds/requirements.txt
 	touch $@
 
-test: unit-test harness-test artifact-test alloc-test npds-test host-test
+test: unit-test harness-test artifact-test alloc-test bench-smoke npds-test host-test
 
 unit-test: | deps
 	$(SWIFT) test --disable-xctest
 
-harness-test: $(LIB) $(HARNESS)
-	$(HARNESS) $(LIB) Tests/Harness/scenarios
+harness-test: $(CILIUM_SO) $(HARNESS)
+	$(HARNESS) $(CILIUM_SO) Tests/Harness/scenarios
 
-artifact-test: $(LIB) $(HARNESS)
-	Tests/check-artifact.sh $(LIB)
+artifact-test: $(CILIUM_SO) $(HARNESS)
+	Tests/check-artifact.sh $(CILIUM_SO)
 
 # Policies delivered by a real NPDS server (grpcio) and enforced through the C ABI and datapath.
-npds-test: $(LIB) $(LIBDATAPATH) $(VENV)/ready
+npds-test: $(CILIUM_SO) $(LIBDATAPATH) $(VENV)/ready
 	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/npds
 
 # proxylib-host end to end on loopback, the demo included.
-host-test: $(LIB) $(HOST) $(VENV)/ready
+host-test: $(CILIUM_SO) $(HOST) $(VENV)/ready
 	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/host
 
-# Steady-state OnData must not allocate: counted with a malloc interposer, not timed.
-alloc-test: $(LIB) $(ALLOC_BENCH)
-	$(ALLOC_BENCH) $(LIB) 20000
+$(BENCH): bench/bench.c $(DATAPATH) $(wildcard Sources/CDatapath/include/*.h) $(wildcard Include/*.h)
+	mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -rdynamic $(DATAPATH_INCLUDES) $(DATAPATH) bench/bench.c -ldl -o $@
 
-bench-alloc: $(LIB) $(ALLOC_BENCH)
-	$(ALLOC_BENCH) $(LIB) 2000000
+# Requests/s, ns and heap allocations per request through the C datapath, policies over NPDS (LIB=path to
+# measure another libcilium.so). See BENCHMARKS.md.
+bench: $(CILIUM_SO) $(BENCH) $(VENV)/ready
+	$(BENCH) $(LIB)
+
+bench-smoke: $(CILIUM_SO) $(BENCH) $(VENV)/ready
+	$(BENCH) --smoke $(LIB)
+
+# Steady-state OnData must not allocate: counted with a malloc interposer, not timed.
+alloc-test: $(CILIUM_SO) $(ALLOC_BENCH)
+	$(ALLOC_BENCH) $(CILIUM_SO) 20000
+
+bench-alloc: $(CILIUM_SO) $(ALLOC_BENCH)
+	$(ALLOC_BENCH) $(CILIUM_SO) 2000000
 
 $(HOST): $(SWIFT_SOURCES) | deps
 	$(SWIFT) build -c release --product proxylib-host
 
 # The main demo: proxylib-host with the r2d2 example (droid server, policy file, scripted client).
-demo: $(LIB) $(HOST)
-	Examples/r2d2/demo.sh $(HOST) $(LIB)
+demo: $(CILIUM_SO) $(HOST)
+	Examples/r2d2/demo.sh $(HOST) $(CILIUM_SO)
 
 # The datapath-only demo: the library driven by the C datapath, no network.
-datapath-demo: $(LIB) $(DEMO)
-	$(DEMO) $(LIB)
+datapath-demo: $(CILIUM_SO) $(DEMO)
+	$(DEMO) $(CILIUM_SO)
 
-install: $(LIB)
+install: $(CILIUM_SO)
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/proxylib
-	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libcilium.so
+	install -m 0755 $(CILIUM_SO) $(DESTDIR)$(PREFIX)/lib/libcilium.so
 	install -m 0644 Include/libcilium.h Include/types.h $(DESTDIR)$(PREFIX)/include/proxylib/
 
 uninstall:
