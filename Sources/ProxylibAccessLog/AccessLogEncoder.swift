@@ -128,7 +128,7 @@ public final class AccessLogEncoder {
         }
     }
 
-    private func buildGeneric(proto: String, fields: [(String, String)], remaining: Int, lengthBytes: Int) {
+    private func buildGeneric(proto: String, fields: L7Fields, remaining: Int, lengthBytes: Int) {
         var remaining = remaining
         let stringOverhead = 1 + lengthBytes
         // A map entry: its own tag and length, then key and value, each with tag and length.

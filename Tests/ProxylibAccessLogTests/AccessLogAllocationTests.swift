@@ -42,7 +42,7 @@ struct AccessLogAllocationTests {
         sampleEntry(.generic(proto: "textmemcached", fields: [("command", "get"), ("keys", "a, b, c")])),
         sampleEntry(.kafka(correlationID: 5, errorCode: 29, apiVersion: 9, apiKey: 0, topics: ["orders", "audit"])),
         sampleEntry(.generic(proto: "test", fields: [("big", String(repeating: "é", count: 50_000)), ("nul", "a\u{0}b")])),
-        sampleEntry(.generic(proto: "test", fields: (0..<2000).map { ("k\($0)", "v\($0)") })),
+        sampleEntry(.generic(proto: "test", fields: L7Fields((0..<2000).map { ("k\($0)", "v\($0)") }))),
     ]
 
     @Test("encoding into a queue slot allocates nothing, nor does dropping on a full queue")

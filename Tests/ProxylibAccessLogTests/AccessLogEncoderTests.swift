@@ -113,7 +113,7 @@ struct AccessLogEncoderTests {
     @Test("huge metadata, proto name, keys and many fields together stay within the entry limit")
     func everythingHuge() throws {
         let huge = String(repeating: "é", count: 60_000)
-        let entry = sampleEntry(.generic(proto: huge, fields: (0..<50).map { ("\($0)-" + huge, huge) }),
+        let entry = sampleEntry(.generic(proto: huge, fields: L7Fields((0..<50).map { ("\($0)-" + huge, huge) })),
                                 policyName: huge, source: huge, destination: huge)
         let decoded = try #require(roundTrip(entry)).decoded
         for metadata in [decoded.policyName, decoded.sourceAddress, decoded.destinationAddress] {
@@ -134,7 +134,7 @@ struct AccessLogEncoderTests {
     @Test("fields beyond the budget are replaced by one marker; the kept ones are intact and in order")
     func manyFields() throws {
         let fields = (0..<1000).map { ("key\($0)", "value\($0)") }
-        let decoded = try #require(roundTrip(sampleEntry(.generic(proto: "memcache", fields: fields)))).decoded
+        let decoded = try #require(roundTrip(sampleEntry(.generic(proto: "memcache", fields: L7Fields(fields))))).decoded
         guard case let .generic(_, decodedFields) = decoded.l7 else {
             Issue.record("no generic_l7")
             return
@@ -151,7 +151,7 @@ struct AccessLogEncoderTests {
     func maxItems() throws {
         let limits = AccessLogLimits(maxEntryBytes: 4096, maxValueBytes: 1024, maxItems: 3)
         let fields = (0..<5).map { ("k\($0)", "v") }
-        let decoded = try #require(roundTrip(sampleEntry(.generic(proto: "p", fields: fields)), limits: limits)).decoded
+        let decoded = try #require(roundTrip(sampleEntry(.generic(proto: "p", fields: L7Fields(fields))), limits: limits)).decoded
         #expect(decoded.l7 == .generic(proto: "p", fields: [
             .init(key: "k0", value: "v"), .init(key: "k1", value: "v"), .init(key: "k2", value: "v"),
             .init(key: "…", value: "[2 more fields omitted]"),
@@ -196,7 +196,7 @@ struct AccessLogEncoderTests {
         for _ in 0..<300 {
             let l7: L7LogRecord = Bool.random(using: &generator)
                 ? .generic(proto: randomString(),
-                           fields: (0..<Int.random(in: 0..<40, using: &generator)).map { _ in (randomString(), randomString()) })
+                           fields: L7Fields((0..<Int.random(in: 0..<40, using: &generator)).map { _ in (randomString(), randomString()) }))
                 : .kafka(correlationID: .random(in: .min ... .max, using: &generator), errorCode: -1,
                          apiVersion: 3, apiKey: 0,
                          topics: (0..<Int.random(in: 0..<40, using: &generator)).map { _ in randomString() })

@@ -5,17 +5,81 @@ public enum AccessLogEntryType: Int32, Sendable {
     case denied = 2
 }
 
+/// The key/value fields of a `generic_l7` entry, in order (the wire form is a map).
+///
+/// Up to two fields are stored inline, so a parser logging a request does not allocate a collection per
+/// entry; more go to an overflow array. Build it with `L7Fields(("cmd", cmd), ("file", file))`, or from an
+/// array literal (tests, rare paths).
+public struct L7Fields: Sequence, Equatable, Sendable, ExpressibleByArrayLiteral {
+    private var first: (String, String)?
+    private var second: (String, String)?
+    private var overflow: [(String, String)] = []
+
+    public init() {}
+
+    public init(_ a: (String, String)) {
+        first = a
+    }
+
+    public init(_ a: (String, String), _ b: (String, String)) {
+        first = a
+        second = b
+    }
+
+    public init(_ pairs: [(String, String)]) {
+        for pair in pairs { append(pair) }
+    }
+
+    public init(arrayLiteral elements: (String, String)...) {
+        self.init(elements)
+    }
+
+    public mutating func append(_ pair: (String, String)) {
+        if first == nil {
+            first = pair
+        } else if second == nil {
+            second = pair
+        } else {
+            overflow.append(pair)
+        }
+    }
+
+    public var count: Int { (first == nil ? 0 : 1) + (second == nil ? 0 : 1) + overflow.count }
+
+    public struct Iterator: IteratorProtocol {
+        fileprivate let fields: L7Fields
+        fileprivate var index = 0
+
+        public mutating func next() -> (String, String)? {
+            defer { index += 1 }
+            switch index {
+            case 0: if let pair = fields.first { return pair } else { index += 1; return next() }
+            case 1: if let pair = fields.second { return pair } else { index += 1; return next() }
+            default:
+                let position = index - 2
+                return position < fields.overflow.count ? fields.overflow[position] : nil
+            }
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(fields: self) }
+
+    public static func == (lhs: L7Fields, rhs: L7Fields) -> Bool {
+        lhs.elementsEqual(rhs, by: { $0.0 == $1.0 && $0.1 == $1.1 })
+    }
+}
+
 /// The L7 part of an access-log entry (`cilium.LogEntry.l7` oneof).
 public enum L7LogRecord: Equatable, Sendable {
-    /// `generic_l7`: the parser's name and its fields (an ordered list; the wire form is a map).
-    case generic(proto: String, fields: [(String, String)])
+    /// `generic_l7`: the parser's name and its fields.
+    case generic(proto: String, fields: L7Fields)
     /// `kafka`.
     case kafka(correlationID: Int32, errorCode: Int32, apiVersion: Int32, apiKey: Int32, topics: [String])
 
     public static func == (lhs: L7LogRecord, rhs: L7LogRecord) -> Bool {
         switch (lhs, rhs) {
         case let (.generic(p1, f1), .generic(p2, f2)):
-            return p1 == p2 && f1.elementsEqual(f2, by: { $0.0 == $1.0 && $0.1 == $1.1 })
+            return p1 == p2 && f1 == f2
         case let (.kafka(c1, e1, v1, k1, t1), .kafka(c2, e2, v2, k2, t2)):
             return c1 == c2 && e1 == e2 && v1 == v2 && k1 == k2 && t1 == t2
         default:

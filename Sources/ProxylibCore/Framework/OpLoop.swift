@@ -52,7 +52,7 @@ extension Connection {
 
     private func fail(_ reason: String) -> FilterResult {
         Diagnostics.debug("OnData: connection \(id): parser failure: \(reason)")
-        log(.denied, .generic(proto: parserName, fields: [("status", "Panic: \(reason)")]))
+        log(.denied, .generic(proto: parserName, fields: L7Fields(("status", "Panic: \(reason)"))))
         return FILTER_PARSER_ERROR
     }
 }

@@ -75,11 +75,11 @@ public final class BlockParser: ConnectionParser {
             return .nop
         }
         if block.bytes.contains("PASS") {
-            connection.log(.request, .generic(proto: BlockParser.name, fields: [("status", "200")]))
+            connection.log(.request, .generic(proto: BlockParser.name, fields: L7Fields(("status", "200"))))
             return .pass(block.length)
         }
         if block.bytes.contains("DROP") {
-            connection.log(.denied, .generic(proto: BlockParser.name, fields: [("status", "503")]))
+            connection.log(.denied, .generic(proto: BlockParser.name, fields: L7Fields(("status", "503"))))
             return .drop(block.length)
         }
         if block.missing > 0 {

@@ -25,12 +25,12 @@ public final class HeaderParser: ConnectionParser {
             connection.matches(HeaderLine(bytes: $0))
         } ?? false
         if allowed {
-            connection.log(.request, .generic(proto: HeaderParser.name, fields: [("status", "PASS")]))
+            connection.log(.request, .generic(proto: HeaderParser.name, fields: L7Fields(("status", "PASS"))))
             return .pass(lineLength)
         }
         connection.inject(reply: !reply, "Line dropped: ")
         connection.inject(reply: !reply, input.prefix(lineLength))
-        connection.log(.denied, .generic(proto: HeaderParser.name, fields: [("status", "DROP")]))
+        connection.log(.denied, .generic(proto: HeaderParser.name, fields: L7Fields(("status", "DROP"))))
         return .drop(lineLength)
     }
 }
