@@ -537,6 +537,118 @@ static uint64_t open_instance(bench_ctx *ctx, npds_child *npds, const char *xds,
   return id;
 }
 
+/* ---- a large policy update under load ------------------------------------------------------------------ */
+
+/* Two threads drive allowed r2d2 requests and time every onIo call; samples are kept per phase. */
+#define LATENCY_SAMPLES 2000000
+enum { PHASE_BEFORE, PHASE_DURING, PHASE_STOP };
+static atomic_int update_phase;
+
+typedef struct latency_thread {
+  pthread_t thread;
+  int index;
+  bench_ctx *ctx;
+  uint64_t instance;
+  float *samples[2]; /* ns per call: before the update, while it is applied */
+  long count[2];
+  int failed;
+} latency_thread;
+
+static void *latency_main(void *arg) {
+  latency_thread *t = arg;
+  const workload *w = &workloads[0]; /* r2d2 */
+  static const char request[] = "READ /public/bulk.txt\r\n";
+  dp_conn *conn = NULL;
+  if (dp_conn_new(&t->ctx->lib, t->instance, w->parser, t->ctx->next_conn_id + 1000000 + (uint64_t)t->index,
+                  1, w->src_id, 2, "10.1.1.1:34567", w->dst_addr, w->policy_name, &conn) != FILTER_OK) {
+    t->failed = 1;
+    return NULL;
+  }
+  dp_buf to_server, to_client;
+  dp_buf_init(&to_server);
+  dp_buf_init(&to_client);
+  int phase;
+  while ((phase = atomic_load(&update_phase)) != PHASE_STOP) {
+    double t0 = now_ns();
+    FilterResult res = dp_filter_on_data(conn, (const uint8_t *)request, sizeof request - 1, 0, &to_server, &to_client);
+    double t1 = now_ns();
+    if (res != FILTER_OK || to_server.len != sizeof request - 1) {
+      t->failed = 1;
+      break;
+    }
+    dp_buf_truncate(&to_server, 0);
+    dp_buf_truncate(&to_client, 0);
+    if (t->count[phase] < LATENCY_SAMPLES) t->samples[phase][t->count[phase]++] = (float)(t1 - t0);
+  }
+  dp_buf_free(&to_server);
+  dp_buf_free(&to_client);
+  dp_conn_free(conn);
+  return NULL;
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct update_figures {
+  int endpoints;
+  double apply_ms;        /* PUSHED -> ACK */
+  double p50[2], p99[2];  /* before, during */
+  long samples[2];
+  int failed;
+} update_figures;
+
+static void percentiles(latency_thread *threads, int n, int phase, update_figures *f) {
+  long total = 0;
+  for (int i = 0; i < n; i++) total += threads[i].count[phase];
+  f->samples[phase] = total;
+  if (total == 0) return;
+  float *all = malloc((size_t)total * sizeof *all);
+  long k = 0;
+  for (int i = 0; i < n; i++)
+    for (long j = 0; j < threads[i].count[phase]; j++) all[k++] = threads[i].samples[phase][j];
+  qsort(all, (size_t)total, sizeof *all, cmp_float);
+  f->p50[phase] = all[total / 2];
+  f->p99[phase] = all[(long)((double)total * 0.99)];
+  free(all);
+}
+
+/* Pushes `endpoints` extra endpoint policies while two threads keep checking policy on requests. */
+static void measure_bulk_update(bench_ctx *ctx, npds_child *npds, uint64_t instance, int endpoints,
+                                update_figures *f) {
+  enum { THREADS = 2 };
+  latency_thread threads[THREADS];
+  memset(threads, 0, sizeof threads);
+  f->endpoints = endpoints;
+  atomic_store(&update_phase, PHASE_BEFORE);
+  for (int i = 0; i < THREADS; i++) {
+    threads[i].index = i;
+    threads[i].ctx = ctx;
+    threads[i].instance = instance;
+    for (int p = 0; p < 2; p++) threads[i].samples[p] = malloc(LATENCY_SAMPLES * sizeof(float));
+    pthread_create(&threads[i].thread, NULL, latency_main, &threads[i]);
+  }
+  usleep(300000);
+  char command[64];
+  int len = snprintf(command, sizeof command, "BULK %d 2\n", endpoints);
+  if (write(npds->to_child, command, (size_t)len) != len) die("%s", "cannot command the NPDS server");
+  npds_expect(npds, "PUSHED", 120000);
+  double pushed = now_ns();
+  atomic_store(&update_phase, PHASE_DURING);
+  npds_expect(npds, "ACK 2", 120000);
+  f->apply_ms = (now_ns() - pushed) / 1e6;
+  atomic_store(&update_phase, PHASE_STOP);
+  for (int i = 0; i < THREADS; i++) {
+    pthread_join(threads[i].thread, NULL);
+    f->failed |= threads[i].failed;
+  }
+  percentiles(threads, THREADS, PHASE_BEFORE, f);
+  percentiles(threads, THREADS, PHASE_DURING, f);
+  for (int i = 0; i < THREADS; i++)
+    for (int p = 0; p < 2; p++) free(threads[i].samples[p]);
+}
+
 int main(int argc, char **argv) {
   const char *lib_path = "build/libcilium.so";
   const char *python = getenv("PYTHON") ? getenv("PYTHON") : ".venv/bin/python";
@@ -614,7 +726,13 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n_idle_conns; i++) dp_conn_free(conns[i]);
   free(conns);
 
+  /* A 10,000-endpoint policy update while two threads check policy on every request. */
   dp_close_module(&ctx.lib, logged_instance);
+  update_figures update;
+  memset(&update, 0, sizeof update);
+  measure_bulk_update(&ctx, &npds, instance, smoke ? 1000 : 10000, &update);
+  if (update.failed) failed++;
+
   dp_close_module(&ctx.lib, instance);
   collector_stop(&col);
   npds_stop(&npds);
@@ -654,6 +772,10 @@ int main(int argc, char **argv) {
   printf("targets (library allocations inside OnData): logging off 0/request -> worst %.3f %s; "
          "logging on <=1/request -> worst %.3f %s\n",
          worst_off, worst_off == 0 ? "MET" : "MISSED", worst_on, worst_on <= 1 ? "MET" : "MISSED");
+  printf("policy update adding %d endpoints: applied and ACKed %.1f ms after the push; onIo on 2 threads "
+         "p50/p99: %.0f/%.0f ns before, %.0f/%.0f ns during (%ld/%ld samples)%s\n",
+         update.endpoints, update.apply_ms, update.p50[0], update.p99[0], update.p50[1], update.p99[1],
+         update.samples[0], update.samples[1], update.failed ? " FAILED" : "");
   if (failed) printf("%d case(s) FAILED (see stderr)\n", failed);
 
   FILE *j = fopen(json_path, "w");
@@ -672,6 +794,9 @@ int main(int argc, char **argv) {
             i ? "" : ",");
   fprintf(j, "  ],\n  \"connections\": {\"count\": %d, \"rss_before_kib\": %ld, \"rss_after_kib\": %ld, "
              "\"ns_per_open\": %.1f},\n", opened, rss_before_conns, rss_with_conns, conn_ns);
+  fprintf(j, "  \"policy_update\": {\"endpoints\": %d, \"apply_ms\": %.3f, \"p50_ns_before\": %.0f, "
+             "\"p99_ns_before\": %.0f, \"p50_ns_during\": %.0f, \"p99_ns_during\": %.0f},\n",
+          update.endpoints, update.apply_ms, update.p50[0], update.p99[0], update.p50[1], update.p99[1]);
   fprintf(j, "  \"targets\": {\"lib_allocs_logging_off_max\": %.4f, \"lib_allocs_logging_on_max\": %.4f},\n",
           worst_off, worst_on);
   fprintf(j, "  \"results\": [\n");

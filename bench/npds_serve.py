@@ -9,6 +9,9 @@ Stdout, one line each, flushed: `LISTENING <socket>` once the server is up, then
 `NACK <version> <reason>` for every non-initial DiscoveryRequest the library sends. The server runs until
 stdin reaches end of file (the driver closes its end, or dies), then removes the socket and exits.
 
+Stdin commands, one per line: `BULK <n> <version>` pushes the file's policies plus <n> generated endpoints
+(10.x.y.z, each with an r2d2 rule on port 80) as <version>, then prints `PUSHED <version>`.
+
 The server is the test suite's (Tests/npds/npds_server.py), with the .proto modules generated the same way:
 importing Tests/npds/conftest.py runs that generation.
 """
@@ -55,9 +58,31 @@ def main(argv):
 
     done = threading.Event()
 
+    npds_pb2 = sys.modules["npds_pb2"]
+    base = [npds_server.encode_policy(p) for p in policies]
+
+    def generated(count):
+        """`count` endpoint policies, built as messages (parsing 10,000 texts would dominate the timing)."""
+        out = []
+        for i in range(count):
+            policy = npds_pb2.NetworkPolicy(endpoint_id=100000 + i)
+            policy.endpoint_ips.append("10.%d.%d.%d" % (100 + i // 65536, (i // 256) % 256, i % 256))
+            port = policy.ingress_per_port_policies.add(port=80)
+            rule = port.rules.add(l7_proto="r2d2")
+            rule.remote_policies.append(1 + i % 7)
+            allow = rule.l7_rules.l7_allow_rules.add()
+            allow.rule["cmd"] = "READ"
+            allow.rule["file"] = "^/public/"
+            out.append(policy.SerializeToString())
+        return out
+
     def watch_stdin():
-        while sys.stdin.buffer.read(4096):
-            pass
+        for line in sys.stdin:
+            words = line.split()
+            if len(words) == 3 and words[0] == "BULK":
+                resources = base + generated(int(words[1]))
+                server.push(words[2], [], raw_resources=resources)
+                print("PUSHED " + words[2], flush=True)
         done.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()
