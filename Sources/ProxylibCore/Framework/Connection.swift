@@ -26,6 +26,10 @@ public final class Connection: @unchecked Sendable {
     public let parserName: String
 
     private(set) var parser: (any Parser)?
+    /// The endpoint policy of `policyName` in the snapshot of `cachedGeneration` (nil: none there). Only the
+    /// connection's own thread touches these, so a request costs one atomic load while the policy is unchanged.
+    private var cachedGeneration: UInt64 = .max
+    private var cachedPolicy: EndpointPolicy?
     let originalInjectBuffer: InjectBuffer
     let replyInjectBuffer: InjectBuffer
 
@@ -59,8 +63,17 @@ public final class Connection: @unchecked Sendable {
     /// this connection's protocol receive `request` and decide; without a policy for `policyName` the answer
     /// is no.
     public func matches<Request>(_ request: Request) -> Bool {
-        instance.policyMatches(policyName: policyName, ingress: isIngress, port: port,
-                               remoteID: remoteSecurityID, request: request)
+        let generation = instance.policyGenerationNow
+        if generation != cachedGeneration {
+            // A newer snapshot: look the endpoint up once, for this and the following requests.
+            cachedPolicy = instance.policyMap.policy(named: policyName)
+            cachedGeneration = generation
+        }
+        guard let policy = cachedPolicy else {
+            Diagnostics.debug("policy for \(policyName) not found")
+            return false
+        }
+        return policy.matches(ingress: isIngress, port: port, remoteID: remoteSecurityID, request: request)
     }
 
     /// Appends `bytes` to the inject buffer of one direction (`reply: true` injects towards the client) and

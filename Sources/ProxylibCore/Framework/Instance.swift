@@ -12,6 +12,9 @@ public final class Instance: Sendable {
     public let accessLog: (any AccessLogSink)?
 
     private let currentPolicy = ManagedAtomic<PolicyMap>(PolicyMap.empty)
+    /// Bumped after each publication, so a connection can tell with one plain load whether the snapshot it
+    /// holds is still current (loading the snapshot itself costs several atomic read-modify-writes).
+    private let policyGeneration = Atomic<UInt64>(0)
     /// Serializes policy updates (each compiles against the map it replaces); readers never take it.
     private let updateLock = Mutex<Void>(())
 
@@ -32,9 +35,13 @@ public final class Instance: Sendable {
             let compiler = PolicyCompiler(registry: registry)
             let next = try compiler.compile(configs, version: version, previous: policyMap)
             currentPolicy.store(next, ordering: .releasing)
+            policyGeneration.add(1, ordering: .releasing)
         }
         Diagnostics.debug("instance \(id): policy version \(version) installed")
     }
+
+    /// The generation of the policy in force; changes whenever a new snapshot is published.
+    public var policyGenerationNow: UInt64 { policyGeneration.load(ordering: .acquiring) }
 
     /// Whether the policy allows `request` (an L7 parser's request value).
     public func policyMatches<Request>(policyName: String, ingress: Bool, port: UInt32, remoteID: UInt32,
