@@ -65,7 +65,11 @@ final class ProxyConnection {
     @discardableResult
     static func start(config: ProxyConfig, id: UInt64, client: Channel, upstream: Channel) throws -> ProxyConnection {
         client.eventLoop.preconditionInEventLoop()
-        precondition(client.eventLoop === upstream.eventLoop)
+        // A datapath connection must never be driven from two threads: refuse rather than risk it.
+        guard client.eventLoop === upstream.eventLoop else {
+            upstream.close(promise: nil)
+            throw HostError("connection \(id): client and upstream channels are on different event loops")
+        }
         let source = client.remoteAddress?.proxylibString ?? "0.0.0.0:0"
         var options = dp_conn_options()
         if config.debug {
