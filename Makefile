@@ -35,6 +35,8 @@ PCRE2_STATIC := $(firstword $(wildcard /usr/lib/*/libpcre2-8.a /usr/lib/libpcre2
 PROTOBUF_C_STATIC := $(firstword $(wildcard /usr/lib/*/libprotobuf-c.a /usr/lib/libprotobuf-c.a))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# `make` alone builds the library: the included proto rules must not become the default goal.
+.DEFAULT_GOAL := all
 include Proto/Makefile.inc
 
 .PHONY: all lib deps test unit-test harness-test artifact-test alloc-test npds-test host-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean

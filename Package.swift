@@ -19,6 +19,14 @@ let sharedObjectLinkerFlags: [String] = [
     "-Xlinker", "-z", "-Xlinker", "defs",
 ]
 
+/// The datapath modules, in the release build: the optimizer specializes and inlines generic framework code
+/// (`Connection.matches`, `InputView`) into the parsers across module boundaries, and per-connection state is
+/// not checked for exclusive access at run time (a check is a thread-local lookup per access). Debug builds,
+/// which run the unit tests, keep the dynamic exclusivity checks.
+let hotPathSettings: [SwiftSetting] = [
+    .unsafeFlags(["-cross-module-optimization", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
 let package = Package(
     name: "swift-proxylib",
     products: [
@@ -50,11 +58,12 @@ let package = Package(
                 "CProxylib",
                 "CPCRE2Shim",
                 .product(name: "Atomics", package: "swift-atomics"),
-            ]
+            ],
+            swiftSettings: hotPathSettings
         ),
 
         // The L7 parsers, one folder per protocol.
-        .target(name: "ProxylibParsers", dependencies: ["ProxylibCore"]),
+        .target(name: "ProxylibParsers", dependencies: ["ProxylibCore"], swiftSettings: hotPathSettings),
 
         // protobuf-c code generated from Proto/ (`make proto`), with libprotobuf-c linked statically.
         .target(

@@ -77,6 +77,29 @@ func makeRuntime(_ extra: (inout ParserRegistry) -> Void = { _ in }, log: Record
         #expect(a.onData(segments: [[1]]).result == FILTER_UNKNOWN_CONNECTION)
     }
 
+    /// Parsers hold their connection strongly; Close (or a reused id) must still free both.
+    @Test func closedConnectionsAndTheirParsersAreFreed() {
+        let runtime = makeRuntime()
+        let mod = runtime.openModule([], debug: false)
+        weak var closed: Connection?
+        weak var replaced: Connection?
+        do {
+            let first = TestConnection(runtime: runtime, instanceID: mod, parser: "test.flooding", id: 7)
+            #expect(first.admission == FILTER_OK)
+            closed = runtime.connections.find(7)
+            runtime.close(connectionID: 7)
+            let second = TestConnection(runtime: runtime, instanceID: mod, parser: "test.flooding", id: 8)
+            replaced = runtime.connections.find(8)
+            // The caller reuses id 8 without closing it: the old connection is dropped.
+            let third = TestConnection(runtime: runtime, instanceID: mod, parser: "test.flooding", id: 8)
+            #expect(second.admission == FILTER_OK && third.admission == FILTER_OK)
+            #expect(runtime.connections.find(8) !== replaced)
+        }
+        #expect(closed == nil)
+        #expect(replaced == nil)
+        #expect(runtime.connections.count == 0)
+    }
+
     struct RefusingFactory: ParserFactory {
         func makeParser(for connection: Connection) -> (any Parser)? { nil }
     }

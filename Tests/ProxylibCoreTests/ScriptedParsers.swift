@@ -2,7 +2,7 @@ import ProxylibCore
 
 /// Parsers for framework tests: each answers from a script, or misbehaves on purpose.
 final class ScriptedParser: Parser {
-    private unowned let connection: Connection
+    private let connection: Connection
     private var script: [ParserOp]
     private let injection: [UInt8]
 
@@ -43,7 +43,7 @@ struct ThrowingParserFactory: ParserFactory {
 
 /// Injects `size` bytes per call and answers INJECT with that count, forever.
 final class FloodingParser: Parser {
-    private unowned let connection: Connection
+    private let connection: Connection
     init(connection: Connection) { self.connection = connection }
 
     func onData(reply: Bool, endStream: Bool, input: InputView) -> ParserOp {
@@ -59,7 +59,7 @@ struct FloodingParserFactory: ParserFactory {
 /// A rule matching requests of type `String` equal to its value; for policy map tests.
 struct EqualsRule: L7Rule {
     let value: String
-    func matches<Request>(_ request: Request) -> Bool { (request as? String) == value }
+    func matches(_ request: String) -> Bool { request == value }
 }
 
 extension L7RuleParser {

@@ -26,10 +26,14 @@ public final class Connection: @unchecked Sendable {
     public let parserName: String
 
     private(set) var parser: (any Parser)?
-    /// The endpoint policy of `policyName` in the snapshot of `cachedGeneration` (nil: none there). Only the
-    /// connection's own thread touches these, so a request costs one atomic load while the policy is unchanged.
+    /// The policy of this connection resolved from the snapshot of `cachedGeneration` for the request type
+    /// `cachedRequestType` (a `ConnectionPolicy` of that type). Only the connection's own thread touches
+    /// these, so a request costs one atomic load while the policy is unchanged.
     private var cachedGeneration: UInt64 = .max
-    private var cachedPolicy: EndpointPolicy?
+    private var cachedRequestType: ObjectIdentifier?
+    private var cachedPolicy: AnyObject?
+    /// Whether the instance logs: checked before an entry is built.
+    private let logsAccess: Bool
     let originalInjectBuffer: InjectBuffer
     let replyInjectBuffer: InjectBuffer
 
@@ -48,10 +52,17 @@ public final class Connection: @unchecked Sendable {
         self.port = port
         self.originalInjectBuffer = originalInjectBuffer
         self.replyInjectBuffer = replyInjectBuffer
+        self.logsAccess = instance.accessLog != nil
     }
 
     func attach(_ parser: any Parser) {
         self.parser = parser
+    }
+
+    /// Drops the parser when the connection closes. Parsers keep their connection as a strong `let` (no
+    /// reference counting per access, unlike `unowned`); this breaks that cycle.
+    func detachParser() {
+        parser = nil
     }
 
     /// The security id of the peer: the source on ingress, the destination on egress.
@@ -63,17 +74,28 @@ public final class Connection: @unchecked Sendable {
     /// this connection's protocol receive `request` and decide; without a policy for `policyName` the answer
     /// is no.
     public func matches<Request>(_ request: Request) -> Bool {
+        policy(for: Request.self).allows(request)
+    }
+
+    /// The connection's policy for requests of type `Request`, resolved again only when a new snapshot has
+    /// been published (or the parser switches request types).
+    public func policy<Request>(for type: Request.Type) -> ConnectionPolicy<Request> {
         let generation = instance.policyGenerationNow
-        if generation != cachedGeneration {
-            // A newer snapshot: look the endpoint up once, for this and the following requests.
-            cachedPolicy = instance.policyMap.policy(named: policyName)
-            cachedGeneration = generation
+        if generation == cachedGeneration, cachedRequestType == ObjectIdentifier(type), let cachedPolicy {
+            // Same request type, so the cached object is a ConnectionPolicy<Request>.
+            return unsafeDowncast(cachedPolicy, to: ConnectionPolicy<Request>.self)
         }
-        guard let policy = cachedPolicy else {
+        let resolved: ConnectionPolicy<Request>
+        if let endpoint = instance.policyMap.policy(named: policyName) {
+            resolved = endpoint.resolve(ingress: isIngress, port: port, remoteID: remoteSecurityID, for: type)
+        } else {
             Diagnostics.debug("policy for \(policyName) not found")
-            return false
+            resolved = .denyingAll
         }
-        return policy.matches(ingress: isIngress, port: port, remoteID: remoteSecurityID, request: request)
+        cachedPolicy = resolved
+        cachedRequestType = ObjectIdentifier(type)
+        cachedGeneration = generation
+        return resolved
     }
 
     /// Appends `bytes` to the inject buffer of one direction (`reply: true` injects towards the client) and
@@ -121,7 +143,7 @@ public final class Connection: @unchecked Sendable {
 
     /// Sends an access-log entry for this connection. `l7` is only evaluated when the instance logs.
     public func log(_ type: AccessLogEntryType, _ l7: @autoclosure () -> L7LogRecord) {
-        guard let sink = instance.accessLog else { return }
+        guard logsAccess, let sink = instance.accessLog else { return }
         sink.log(AccessLogEntry(
             timestampNanoseconds: Self.now(), isIngress: isIngress, entryType: type, policyName: policyName,
             sourceSecurityID: sourceSecurityID, destinationSecurityID: destinationSecurityID,

@@ -14,11 +14,10 @@ import CProxylib
 extension Connection {
     func onData(reply: Bool, endStream: Bool, input: InputView, ops: UnsafeMutablePointer<GoSlice>) -> FilterResult {
         guard let parser else { return FILTER_PARSER_ERROR }
-        guard let opsCapacity = OpsSlice(header: ops) else {
+        guard var opsSlice = OpsSlice(header: ops) else {
             Diagnostics.error("OnData: connection \(id): malformed filterOps slice header")
             return FILTER_UNKNOWN_ERROR
         }
-        var opsSlice = opsCapacity
         var remaining = input
         while !opsSlice.isFull {
             let op: ParserOp
@@ -27,27 +26,36 @@ extension Connection {
             } catch {
                 return fail("\(error)")
             }
-            guard let wire = op.wireForm else { break }  // NOP
-            if wire.bytes <= 0 {
-                Diagnostics.debug("OnData: connection \(id): parser \(parserName) returned \(op)")
-                return FILTER_PARSER_ERROR
-            }
-            if case .inject(let n) = op, n > injectBuffer(reply: reply).count {
-                return fail("parser \(parserName) returned \(op) with \(injectBuffer(reply: reply).count) bytes in the inject buffer")
-            }
-            opsSlice.append(op: wire.op, bytes: wire.bytes)
             switch op {
-            case .more, .error:
-                return FILTER_OK
             case .pass(let n), .drop(let n):
+                guard n > 0 else { return invalidLength(op) }
+                opsSlice.append(op: op.wireOp, bytes: Int64(n))
                 remaining = remaining.dropFirst(n)
-            case .inject:
+            case .more(let n):
+                guard n > 0 else { return invalidLength(op) }
+                opsSlice.append(op: op.wireOp, bytes: Int64(n))
+                return FILTER_OK
+            case .inject(let n):
+                guard n > 0 else { return invalidLength(op) }
+                let buffered = injectBuffer(reply: reply).count
+                if n > buffered {
+                    return fail("parser \(parserName) returned \(op) with \(buffered) bytes in the inject buffer")
+                }
+                opsSlice.append(op: op.wireOp, bytes: Int64(n))
                 if isInjectBufferFull(reply: reply) { return FILTER_OK }
+            case .error(let reason):
+                opsSlice.append(op: op.wireOp, bytes: reason.rawValue)
+                return FILTER_OK
             case .nop:
-                break
+                return FILTER_OK
             }
         }
         return FILTER_OK
+    }
+
+    private func invalidLength(_ op: ParserOp) -> FilterResult {
+        Diagnostics.debug("OnData: connection \(id): parser \(parserName) returned \(op)")
+        return FILTER_PARSER_ERROR
     }
 
     private func fail(_ reason: String) -> FilterResult {
@@ -57,24 +65,29 @@ extension Connection {
     }
 }
 
-/// The caller's `filterOps` slice of `FilterOp`, appended to by raising `len` up to `cap`.
+/// The caller's `filterOps` slice of `FilterOp`, appended to by raising `len` up to `cap`. The header's
+/// length and capacity are read once; `len` is written back on every append.
 struct OpsSlice {
     private let header: UnsafeMutablePointer<GoSlice>
     private let base: UnsafeMutablePointer<FilterOp>?
+    private var length: Int
+    private let capacity: Int
 
     init?(header: UnsafeMutablePointer<GoSlice>) {
         let len = header.pointee.len, cap = header.pointee.cap
         guard len >= 0, cap >= len, cap == 0 || header.pointee.data != nil else { return nil }
         self.header = header
         self.base = header.pointee.data?.assumingMemoryBound(to: FilterOp.self)
+        self.length = Int(len)
+        self.capacity = Int(cap)
     }
 
-    var isFull: Bool { header.pointee.len >= header.pointee.cap }
+    var isFull: Bool { length >= capacity }
 
     mutating func append(op: UInt64, bytes: Int64) {
         guard !isFull, let base else { return }
-        let index = Int(header.pointee.len)
-        base[index] = FilterOp(op: op, n_bytes: bytes)
-        header.pointee.len += 1
+        base[length] = FilterOp(op: op, n_bytes: bytes)
+        length += 1
+        header.pointee.len = GoInt(length)
     }
 }

@@ -24,15 +24,14 @@ public enum ParserOp: Equatable, Sendable {
 }
 
 extension ParserOp {
-    /// The wire form (`FilterOp.op`, `FilterOp.n_bytes`), or nil for `.nop`.
-    var wireForm: (op: UInt64, bytes: Int64)? {
+    /// `FilterOp.op` of this answer (`.nop` has none and is never sent).
+    var wireOp: UInt64 {
         switch self {
-        case .more(let n): return (UInt64(FILTEROP_MORE.rawValue), Int64(n))
-        case .pass(let n): return (UInt64(FILTEROP_PASS.rawValue), Int64(n))
-        case .drop(let n): return (UInt64(FILTEROP_DROP.rawValue), Int64(n))
-        case .inject(let n): return (UInt64(FILTEROP_INJECT.rawValue), Int64(n))
-        case .error(let reason): return (UInt64(FILTEROP_ERROR.rawValue), reason.rawValue)
-        case .nop: return nil
+        case .more: return UInt64(FILTEROP_MORE.rawValue)
+        case .pass: return UInt64(FILTEROP_PASS.rawValue)
+        case .drop: return UInt64(FILTEROP_DROP.rawValue)
+        case .inject: return UInt64(FILTEROP_INJECT.rawValue)
+        case .error, .nop: return UInt64(FILTEROP_ERROR.rawValue)
         }
     }
 }

@@ -78,6 +78,16 @@ public struct InputView {
         }
     }
 
+    /// The bytes in view when they all lie in one segment (the common case: the datapath usually hands over
+    /// one buffer slice), for the accessors' fast paths; nil when the view spans segments or is empty.
+    @inline(__always)
+    var contiguousBytes: UnsafeRawBufferPointer? {
+        guard count > 0, firstSegment < segmentCount, let headers = segmentHeaders else { return nil }
+        let header = headers[firstSegment]
+        guard Int(header.len) - firstOffset >= count, let base = header.data else { return nil }
+        return UnsafeRawBufferPointer(start: base + firstOffset, count: count)
+    }
+
     /// The view without its first `n` bytes (all of it gone when `n >= count`).
     public func dropFirst(_ n: Int) -> InputView {
         guard n > 0 else { return self }
@@ -126,6 +136,10 @@ public struct InputView {
     /// The offset of the first `byte` at or after `start`, searching across segments with memchr.
     public func firstIndex(of byte: UInt8, from start: Int = 0) -> Int? {
         guard start >= 0, start < count else { return nil }
+        if let bytes = contiguousBytes, let base = bytes.baseAddress {
+            guard let hit = memchr(base + start, Int32(byte), count - start) else { return nil }
+            return UnsafeRawPointer(hit) - base
+        }
         var base = 0
         var result: Int?
         let limit = count
@@ -152,7 +166,10 @@ public struct InputView {
     /// Whether `pattern` occurs at `offset`.
     public func matches(_ pattern: UnsafeRawBufferPointer, at offset: Int) -> Bool {
         guard offset >= 0, pattern.count <= count - offset else { return false }
-        if pattern.isEmpty { return true }
+        guard let patternBase = pattern.baseAddress, !pattern.isEmpty else { return true }
+        if let bytes = contiguousBytes, let base = bytes.baseAddress {
+            return memcmp(base + offset, patternBase, pattern.count) == 0
+        }
         var matched = true
         var skip = offset
         var index = 0
@@ -191,7 +208,18 @@ public struct InputView {
 
     /// The offset of the first occurrence of `delimiter` (non-empty) at or after `start`, across segments.
     public func firstIndex(of delimiter: UnsafeRawBufferPointer, from start: Int = 0) -> Int? {
-        guard let first = delimiter.first else { return nil }
+        guard let first = delimiter.first, let delimiterBase = delimiter.baseAddress else { return nil }
+        if let bytes = contiguousBytes, let base = bytes.baseAddress {
+            guard start >= 0 else { return nil }
+            var candidate = start
+            while candidate <= count - delimiter.count,
+                  let hit = memchr(base + candidate, Int32(first), count - delimiter.count - candidate + 1) {
+                let offset = UnsafeRawPointer(hit) - base
+                if memcmp(base + offset, delimiterBase, delimiter.count) == 0 { return offset }
+                candidate = offset + 1
+            }
+            return nil
+        }
         var candidate = start
         while let hit = firstIndex(of: first, from: candidate) {
             if delimiter.count > count - hit { return nil }
@@ -268,6 +296,9 @@ public struct InputView {
         _ body: (UnsafeRawBufferPointer) throws -> Result
     ) rethrows -> Result? {
         guard offset >= 0, length >= 0, length <= count - offset else { return nil }
+        if let bytes = contiguousBytes, let base = bytes.baseAddress {
+            return try body(UnsafeRawBufferPointer(start: base + offset, count: length))
+        }
         var skip = offset
         var direct: UnsafeRawBufferPointer?
         var inOneSegment = false

@@ -1,15 +1,19 @@
-/// One compiled L7 rule. A parser calls `Connection.matches(request)` with its own request type; each rule
-/// checks requests of the type its parser produces and answers false for any other type.
-public protocol L7Rule: Sendable {
+/// One compiled L7 rule, for the requests of one parser. A parser calls `Connection.matches(request)` with
+/// its own `Request` type; a rule written for another request type never matches it (and never denies it).
+///
+/// The connection resolves its policy's rules to `any L7Rule<Request>` once per policy snapshot, so checking
+/// a request is a direct call, without a dynamic cast.
+public protocol L7Rule<Request>: Sendable {
+    associatedtype Request
     /// As an allow rule: whether the rule allows `request`.
-    func matches<Request>(_ request: Request) -> Bool
+    func matches(_ request: Request) -> Bool
     /// As a deny rule: whether the rule denies `request`. Differs from `matches` only where the rule cannot
     /// decide (a regular expression hitting its match limit): then a deny rule denies, failing closed.
-    func denies<Request>(_ request: Request) -> Bool
+    func denies(_ request: Request) -> Bool
 }
 
 extension L7Rule {
-    public func denies<Request>(_ request: Request) -> Bool { matches(request) }
+    public func denies(_ request: Request) -> Bool { matches(request) }
 }
 
 /// The compiled L7 rules of one `PortNetworkPolicyRule`.

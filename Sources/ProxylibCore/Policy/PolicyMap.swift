@@ -3,44 +3,19 @@ import Atomics
 /// The rules of one `PortNetworkPolicyRule`, compiled.
 struct CompiledPortRule: Sendable {
     let deny: Bool
+    /// Empty: every remote identity.
     let remotes: Set<UInt32>
     let l7: L7RuleSet
 
-    /// (allowed, explicitly denied), as upstream's `PortNetworkPolicyRule.Matches`.
-    func evaluate<Request>(remoteID: UInt32, request: Request) -> (allowed: Bool, denied: Bool) {
-        if !remotes.isEmpty && !remotes.contains(remoteID) {
-            return (false, false)
-        }
-        if deny {
-            return (false, true)
-        }
-        for rule in l7.deny where rule.denies(request) {
-            return (false, true)
-        }
-        if l7.allow.isEmpty {
-            return (true, false)
-        }
-        for rule in l7.allow where rule.matches(request) {
-            return (true, false)
-        }
-        return (false, false)
+    func selects(remoteID: UInt32) -> Bool {
+        remotes.isEmpty || remotes.contains(remoteID)
     }
 }
 
-/// All rules for one port (or port range): empty allows everything; otherwise any allow and no deny.
+/// All rules for one port (or port range): empty allows everything; otherwise a request must be allowed by
+/// a rule that selects the remote identity and denied by none (upstream's `PortNetworkPolicyRules.Matches`).
 struct CompiledPortRules: Sendable {
     let rules: [CompiledPortRule]
-
-    func matches<Request>(remoteID: UInt32, request: Request) -> Bool {
-        if rules.isEmpty { return true }
-        var allowed = false
-        for rule in rules {
-            let verdict = rule.evaluate(remoteID: remoteID, request: request)
-            if verdict.denied { return false }
-            if verdict.allowed { allowed = true }
-        }
-        return allowed
-    }
 }
 
 /// The port policies of one direction.
@@ -50,17 +25,14 @@ struct DirectionPolicy: Sendable {
     /// Policies with an `end_port`, also present in `byPort` under their first port.
     var ranges: [(first: UInt32, last: UInt32, rules: CompiledPortRules)] = []
 
-    func matches<Request>(port: UInt32, remoteID: UInt32, request: Request) -> Bool {
-        if let exact = byPort[port], exact.matches(remoteID: remoteID, request: request) {
-            return true
-        }
-        for range in ranges where range.first < port && port <= range.last {
-            if range.rules.matches(remoteID: remoteID, request: request) { return true }
-        }
-        if port != 0, let wildcard = byPort[0], wildcard.matches(remoteID: remoteID, request: request) {
-            return true
-        }
-        return false
+    /// The rule lists a connection to `port` is checked against, in upstream's order: the exact port, the
+    /// ranges holding it, the wildcard port. A request is allowed when any of them allows it.
+    func candidates(port: UInt32) -> [CompiledPortRules] {
+        var found: [CompiledPortRules] = []
+        if let exact = byPort[port] { found.append(exact) }
+        for range in ranges where range.first < port && port <= range.last { found.append(range.rules) }
+        if port != 0, let wildcard = byPort[0] { found.append(wildcard) }
+        return found
     }
 }
 
@@ -76,8 +48,16 @@ public final class EndpointPolicy: Sendable {
         self.egress = egress
     }
 
+    /// The part of this policy that applies to one connection, for requests of type `Request`.
+    public func resolve<Request>(ingress isIngress: Bool, port: UInt32, remoteID: UInt32,
+                                 for _: Request.Type = Request.self) -> ConnectionPolicy<Request> {
+        ConnectionPolicy(resolving: (isIngress ? ingress : egress).candidates(port: port), remoteID: remoteID)
+    }
+
+    /// Whether one request is allowed. Resolves the policy for every call: connections keep their resolved
+    /// policy instead (`Connection.matches`).
     public func matches<Request>(ingress isIngress: Bool, port: UInt32, remoteID: UInt32, request: Request) -> Bool {
-        (isIngress ? ingress : egress).matches(port: port, remoteID: remoteID, request: request)
+        resolve(ingress: isIngress, port: port, remoteID: remoteID, for: Request.self).allows(request)
     }
 }
 

@@ -19,7 +19,7 @@ struct R2D2Request {
 public final class R2D2Parser: ConnectionParser {
     public static let name = "r2d2"
 
-    private unowned let connection: Connection
+    private let connection: Connection
     /// Reused for requests that span input segments.
     private var scratch: [UInt8] = []
 
@@ -54,12 +54,12 @@ public final class R2D2Parser: ConnectionParser {
     /// there are exactly two.
     static func split(_ line: UnsafeRawBufferPointer) -> R2D2Request {
         let space = UInt8(ascii: " ")
-        guard let firstSpace = line.firstIndex(of: space) else {
+        guard let firstSpace = ASCII.firstIndex(of: space, in: line) else {
             return R2D2Request(command: line, file: UnsafeRawBufferPointer(start: nil, count: 0))
         }
         let command = UnsafeRawBufferPointer(rebasing: line[..<firstSpace])
         let rest = UnsafeRawBufferPointer(rebasing: line[(firstSpace + 1)...])
-        if rest.contains(space) {
+        if ASCII.firstIndex(of: space, in: rest) != nil {
             return R2D2Request(command: command, file: UnsafeRawBufferPointer(start: nil, count: 0))
         }
         return R2D2Request(command: command, file: rest)

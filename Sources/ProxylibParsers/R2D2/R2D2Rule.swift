@@ -31,11 +31,10 @@ struct R2D2Rule: L7Rule {
         return compiled
     }
 
-    func matches<Request>(_ request: Request) -> Bool { evaluate(request, whenUndecided: false) }
-    func denies<Request>(_ request: Request) -> Bool { evaluate(request, whenUndecided: true) }
+    func matches(_ request: R2D2Request) -> Bool { evaluate(request, whenUndecided: false) }
+    func denies(_ request: R2D2Request) -> Bool { evaluate(request, whenUndecided: true) }
 
-    private func evaluate<Request>(_ request: Request, whenUndecided: Bool) -> Bool {
-        guard let request = request as? R2D2Request else { return false }
+    private func evaluate(_ request: R2D2Request, whenUndecided: Bool) -> Bool {
         if !command.isEmpty && !ASCII.equals(request.command, command) { return false }
         if let file, !file.matches(request.file, whenUndecided: whenUndecided) { return false }
         return true

@@ -13,7 +13,7 @@ import ProxylibCore
 public final class BlockParser: ConnectionParser {
     public static let name = "test.blockparser"
 
-    private unowned let connection: Connection
+    private let connection: Connection
     /// Bytes of the current block already injected by INSERT.
     private var inserted = 0
 

@@ -9,7 +9,7 @@ import ProxylibCore
 public final class HeaderParser: ConnectionParser {
     public static let name = "test.headerparser"
 
-    private unowned let connection: Connection
+    private let connection: Connection
     /// Reused for lines that span input segments.
     private var scratch: [UInt8] = []
 
@@ -59,8 +59,7 @@ struct HeaderRule: L7Rule {
         return compiled
     }
 
-    func matches<Request>(_ request: Request) -> Bool {
-        guard let line = request as? HeaderLine else { return false }
+    func matches(_ line: HeaderLine) -> Bool {
         let text = ASCII.trimmingWhitespace(line.bytes)
         if !prefix.isEmpty && !ASCII.hasPrefix(text, prefix) { return false }
         if !contains.isEmpty && !ASCII.contains(text, contains) { return false }

@@ -11,7 +11,7 @@ import ProxylibCore
 public final class LineParser: ConnectionParser {
     public static let name = "test.lineparser"
 
-    private unowned let connection: Connection
+    private let connection: Connection
     /// The line just inserted is still at the front of the input and must be dropped next.
     private var inserted = false
 
