@@ -10,6 +10,9 @@ import Synchronization
 /// repeat counts up to 1000), `$` only at the very end unless `(?m)`, `\d \w \s \b` ASCII as in RE2, `(?i)` with
 /// Unicode case folding, and subjects read as UTF-8 with each invalid byte standing for U+FFFD, as Go reads them.
 ///
+/// Patterns that are plain ASCII text, optionally anchored, are matched by comparing bytes (`LiteralPattern`);
+/// the engine still compiles them, so their syntax is checked the same way.
+///
 /// Matching is bounded (PCRE2 match and depth limits): a pattern that backtracks catastrophically on some subject
 /// answers `false` for it instead of hanging, and says so once in the debug log.
 public final class RegexPattern: Sendable, CustomStringConvertible {
@@ -19,6 +22,9 @@ public final class RegexPattern: Sendable, CustomStringConvertible {
     /// The compiled pattern. It is never mutated after `init`, and the C shim matches it from any number of
     /// threads at once (each thread uses its own match scratch), so sharing it between threads is safe.
     nonisolated(unsafe) private let handle: OpaquePointer
+
+    /// Set when the pattern is plain text: matched without the engine.
+    let literal: LiteralPattern?
 
     /// Set once a match has failed with an error and that was logged.
     private let reportedMatchFailure = Atomic<Bool>(false)
@@ -42,6 +48,7 @@ public final class RegexPattern: Sendable, CustomStringConvertible {
             throw PolicyError("invalid regular expression \"\(pattern)\": \(reason)")
         }
         handle = compiled
+        literal = LiteralPattern(pattern)
     }
 
     deinit {
@@ -54,6 +61,12 @@ public final class RegexPattern: Sendable, CustomStringConvertible {
     /// match limit hit by catastrophic backtracking) answers `whenUndecided`: `false` for allow rules (the
     /// request is not allowed by this rule), `true` for deny rules (it is denied) — failing closed either way.
     public func matches(_ subject: UnsafeRawBufferPointer, whenUndecided: Bool = false) -> Bool {
+        if let literal { return literal.matches(subject) }
+        return engineMatches(subject, whenUndecided: whenUndecided)
+    }
+
+    /// The regex engine's answer, even for a literal pattern (tests compare the two).
+    func engineMatches(_ subject: UnsafeRawBufferPointer, whenUndecided: Bool = false) -> Bool {
         let result = proxylib_regex_match(handle, subject.baseAddress, subject.count)
         switch result {
         case PROXYLIB_REGEX_MATCH:
