@@ -85,7 +85,7 @@ let package = Package(
         ),
 
         // Access logging: cilium.LogEntry packets on the agent's SOCK_SEQPACKET socket, never blocking the datapath.
-        .target(name: "ProxylibAccessLog", dependencies: ["ProxylibCore", "CCiliumProto"]),
+        .target(name: "ProxylibAccessLog", dependencies: ["ProxylibCore"], swiftSettings: hotPathSettings),
 
         // The C ABI boundary: thin @_cdecl glue, linked into libcilium.so.
         .target(

@@ -1,7 +1,6 @@
-import CCiliumProto
 import ProxylibCore
 
-/// Serializes an `AccessLogEntry` as one `cilium.LogEntry` (protobuf-c), within `AccessLogLimits`.
+/// Serializes an `AccessLogEntry` as one `cilium.LogEntry`, within `AccessLogLimits`.
 ///
 /// Fields set, as upstream's `Connection.Log` sets them: timestamp, entry_type, policy_name,
 /// source/destination security ids and addresses, is_ingress, and `generic_l7` {proto, fields} or
@@ -14,23 +13,28 @@ import ProxylibCore
 /// - L7 fields and Kafka topics are kept in order while they fit (a value that only partly fits is cut); the
 ///   ones that do not, and any beyond `maxItems`, are replaced by one marker: the field `…` =
 ///   `[N more fields omitted]`, or the topic `…[N more topics omitted]`.
-/// NUL bytes (which protobuf-c's `char *` strings cannot carry) are sent as U+FFFD.
+/// NUL bytes are sent as U+FFFD (the collector's protobuf-c strings are `char *`).
 ///
-/// Every C struct and string lives in storage allocated once, by `init`: encoding allocates nothing. That
-/// storage serves one entry at a time, so an encoder must not be used from two threads at once (the access-log
-/// client encodes under its queue lock).
+/// The strings are first cut to size in an arena, then written straight to the wire (`ProtobufWriter`), in
+/// field-number order with proto3's zero values left out: the same bytes protobuf-c's packer produces, at a
+/// fraction of its cost (it walks field descriptors twice, to size and to pack). The tests decode the result
+/// with protobuf-c and with Google's Python protobuf.
+///
+/// All storage is allocated once, by `init`: encoding allocates nothing. It serves one entry at a time, so an
+/// encoder must not be used from two threads at once (the access-log client encodes under its queue lock).
 public final class AccessLogEncoder {
     public let limits: AccessLogLimits
 
     private var arena: CStringArena
-    private let message: UnsafeMutablePointer<Cilium__LogEntry>
-    private let generic: UnsafeMutablePointer<Cilium__L7LogEntry>
-    private let kafka: UnsafeMutablePointer<Cilium__KafkaLogEntry>
-    /// `maxItems` fields plus the omission marker.
-    private let fieldEntries: UnsafeMutablePointer<Cilium__L7LogEntry__FieldsEntry>
-    private let fieldPointers: UnsafeMutablePointer<UnsafeMutablePointer<Cilium__L7LogEntry__FieldsEntry>?>
-    /// `maxItems` topics plus the omission marker.
-    private let topicPointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    /// The entry being encoded, cut to size: strings in the arena.
+    private var policyName: CStringRef?
+    private var sourceAddress: CStringRef?
+    private var destinationAddress: CStringRef?
+    private var proto: CStringRef?
+    /// `maxItems` fields or topics plus the omission marker.
+    private let keys: UnsafeMutablePointer<CStringRef>
+    private let values: UnsafeMutablePointer<CStringRef>
+    private var itemCount = 0
 
     /// Room the metadata strings always leave for the L7 part.
     private static let minimumL7Room = 256
@@ -39,43 +43,54 @@ public final class AccessLogEncoder {
     /// Upper bound of an omission marker's text (`[N more fields omitted]`, `…[N more topics omitted]`).
     private static let omissionMarkerMaximum = 48
 
+    /// `cilium.LogEntry` field numbers.
+    private enum Field {
+        static let timestamp: UInt64 = 1
+        static let entryType: UInt64 = 3
+        static let policyName: UInt64 = 4
+        static let sourceSecurityID: UInt64 = 6
+        static let sourceAddress: UInt64 = 7
+        static let destinationAddress: UInt64 = 8
+        static let isIngress: UInt64 = 15
+        static let destinationSecurityID: UInt64 = 16
+        static let kafka: UInt64 = 101
+        static let genericL7: UInt64 = 102
+        // cilium.L7LogEntry, and its map entries
+        static let proto: UInt64 = 1
+        static let fields: UInt64 = 2
+        static let key: UInt64 = 1
+        static let value: UInt64 = 2
+        // cilium.KafkaLogEntry
+        static let correlationID: UInt64 = 1
+        static let errorCode: UInt64 = 2
+        static let apiVersion: UInt64 = 3
+        static let apiKey: UInt64 = 4
+        static let topics: UInt64 = 5
+    }
+
     public init(limits: AccessLogLimits = .default) {
         self.limits = limits
         let slots = limits.maxItems + 1
         // Every string is charged to the entry budget; add one NUL per string.
         arena = CStringArena(capacity: limits.maxEntryBytes + 2 * slots + 16)
-        message = .allocate(capacity: 1)
-        message.initialize(to: Cilium__LogEntry())
-        generic = .allocate(capacity: 1)
-        generic.initialize(to: Cilium__L7LogEntry())
-        kafka = .allocate(capacity: 1)
-        kafka.initialize(to: Cilium__KafkaLogEntry())
-        fieldEntries = .allocate(capacity: slots)
-        fieldEntries.initialize(repeating: Cilium__L7LogEntry__FieldsEntry(), count: slots)
-        fieldPointers = .allocate(capacity: slots)
-        fieldPointers.initialize(repeating: nil, count: slots)
-        topicPointers = .allocate(capacity: slots)
-        topicPointers.initialize(repeating: nil, count: slots)
+        keys = .allocate(capacity: slots)
+        values = .allocate(capacity: slots)
     }
 
     deinit {
-        message.deallocate()
-        generic.deallocate()
-        kafka.deallocate()
-        fieldEntries.deallocate()
-        fieldPointers.deallocate()
-        topicPointers.deallocate()
+        keys.deallocate()
+        values.deallocate()
     }
 
     /// Serializes `entry` into `buffer` and returns the number of bytes written; nil only when `buffer` is
     /// smaller than the entry (never with `limits.maxEntryBytes` bytes of room).
     public func encode(_ entry: AccessLogEntry, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
-        guard let base = buffer.baseAddress else { return nil }
         arena.reset()
-        build(entry)
-        let size = cilium__log_entry__get_packed_size(message)
-        guard size <= buffer.count, size <= limits.maxEntryBytes else { return nil }
-        return cilium__log_entry__pack(message, base.assumingMemoryBound(to: UInt8.self))
+        stage(entry)
+        var writer = ProtobufWriter(buffer)
+        write(entry, to: &writer)
+        guard !writer.overflowed, writer.count <= limits.maxEntryBytes else { return nil }
+        return writer.count
     }
 
     /// Serializes `entry` into a new array (for tests and tools; allocates).
@@ -87,67 +102,55 @@ public final class AccessLogEncoder {
         return bytes
     }
 
-    // MARK: Building the C message
+    // MARK: Cutting the strings to the budget
 
-    /// Fills `message` (and its L7 child) from `entry`, with every string in the arena.
-    private func build(_ entry: AccessLogEntry) {
+    /// Cuts `entry`'s strings to the limits, into the arena.
+    private func stage(_ entry: AccessLogEntry) {
         // Any length prefix is at most this long (nothing inside an entry is longer than the entry).
-        let lengthBytes = Self.varintSize(limits.maxEntryBytes)
+        let lengthBytes = ProtobufWriter.varintSize(UInt64(limits.maxEntryBytes))
         let stringOverhead = 1 + lengthBytes
         // timestamp (1 + 10), entry_type (1 + 10), source_security_id (1 + 5), destination_security_id
         // (2 + 5), is_ingress (1 + 1), and the l7 member's tag (2) and length.
         var remaining = limits.maxEntryBytes - (11 + 11 + 6 + 7 + 2) - (2 + lengthBytes)
 
-        cilium__log_entry__init(message)
-        message.pointee.timestamp = entry.timestampNanoseconds
-        message.pointee.entry_type = Cilium__EntryType(rawValue: numericCast(entry.entryType.rawValue))
-        message.pointee.is_ingress = entry.isIngress ? 1 : 0
-        message.pointee.source_security_id = entry.sourceSecurityID
-        message.pointee.destination_security_id = entry.destinationSecurityID
-
-        func metadata(_ value: String) -> UnsafeMutablePointer<CChar>? {
+        func metadata(_ value: String) -> CStringRef? {
             let limit = min(limits.maxValueBytes, remaining - stringOverhead - Self.minimumL7Room)
             guard let string = arena.append(value, limit: limit) else { return nil }
             remaining -= stringOverhead + string.length
-            return string.pointer
+            return string
         }
-        if let value = metadata(entry.policyName) { message.pointee.policy_name = value }
-        if let value = metadata(entry.sourceAddress) { message.pointee.source_address = value }
-        if let value = metadata(entry.destinationAddress) { message.pointee.destination_address = value }
+        policyName = metadata(entry.policyName)
+        sourceAddress = metadata(entry.sourceAddress)
+        destinationAddress = metadata(entry.destinationAddress)
 
+        proto = nil
+        itemCount = 0
         switch entry.l7 {
         case let .generic(proto, fields):
-            buildGeneric(proto: proto, fields: fields, remaining: remaining, lengthBytes: lengthBytes)
-            message.pointee.l7_case = CILIUM__LOG_ENTRY__L7_GENERIC_L7
-            message.pointee.generic_l7 = generic
-        case let .kafka(correlationID, errorCode, apiVersion, apiKey, topics):
-            buildKafka(correlationID: correlationID, errorCode: errorCode, apiVersion: apiVersion, apiKey: apiKey,
-                       topics: topics, remaining: remaining, lengthBytes: lengthBytes)
-            message.pointee.l7_case = CILIUM__LOG_ENTRY__L7_KAFKA
-            message.pointee.kafka = kafka
+            stageGeneric(proto: proto, fields: fields, remaining: remaining, lengthBytes: lengthBytes)
+        case let .kafka(_, _, _, _, topics):
+            stageKafka(topics: topics, remaining: remaining, lengthBytes: lengthBytes)
         }
     }
 
-    private func buildGeneric(proto: String, fields: L7Fields, remaining: Int, lengthBytes: Int) {
+    private func stageGeneric(proto: String, fields: L7Fields, remaining: Int, lengthBytes: Int) {
         var remaining = remaining
         let stringOverhead = 1 + lengthBytes
         // A map entry: its own tag and length, then key and value, each with tag and length.
         let entryOverhead = 3 + 3 * lengthBytes
         let omissionReserve = entryOverhead + 3 + Self.omissionMarkerMaximum
 
-        cilium__l7_log_entry__init(generic)
         let protoLimit = min(limits.maxValueBytes, remaining - stringOverhead - omissionReserve)
         if let string = arena.append(proto, limit: protoLimit) {
-            generic.pointee.proto = string.pointer
+            self.proto = string
             remaining -= stringOverhead + string.length
         }
 
-        var count = 0
         var omitted = 0
         for (key, value) in fields {
             let room = remaining - omissionReserve - entryOverhead
             let mark = arena.mark
-            guard count < limits.maxItems, room > 0,
+            guard itemCount < limits.maxItems, room > 0,
                   let keyString = arena.append(
                       key, limit: min(limits.maxValueBytes, room - min(value.utf8.count, Self.minimumValueRoom))),
                   let valueString = arena.append(value, limit: min(limits.maxValueBytes, room - keyString.length))
@@ -156,68 +159,119 @@ public final class AccessLogEncoder {
                 omitted += 1
                 continue
             }
-            setField(count, key: keyString.pointer, value: valueString.pointer)
+            addItem(key: keyString, value: valueString)
             remaining -= entryOverhead + keyString.length + valueString.length
-            count += 1
         }
         if omitted > 0, let key = arena.append("…", limit: 3),
            let value = arena.append("[", omitted, " more fields omitted]") {
-            setField(count, key: key.pointer, value: value.pointer)
-            count += 1
+            addItem(key: key, value: value)
         }
-        generic.pointee.n_fields = count
-        generic.pointee.fields = count > 0 ? fieldPointers : nil
     }
 
-    private func setField(_ index: Int, key: UnsafeMutablePointer<CChar>, value: UnsafeMutablePointer<CChar>) {
-        let field = fieldEntries + index
-        cilium__l7_log_entry__fields_entry__init(field)
-        field.pointee.key = key
-        field.pointee.value = value
-        fieldPointers[index] = field
-    }
-
-    private func buildKafka(correlationID: Int32, errorCode: Int32, apiVersion: Int32, apiKey: Int32,
-                            topics: [String], remaining: Int, lengthBytes: Int) {
+    private func stageKafka(topics: [String], remaining: Int, lengthBytes: Int) {
         // Four int32 fields, each at most 1 + 10 bytes (a negative int32 is a 10-byte varint).
         var remaining = remaining - 4 * 11
         let stringOverhead = 1 + lengthBytes
         let omissionReserve = stringOverhead + Self.omissionMarkerMaximum
 
-        cilium__kafka_log_entry__init(kafka)
-        kafka.pointee.correlation_id = correlationID
-        kafka.pointee.error_code = errorCode
-        kafka.pointee.api_version = apiVersion
-        kafka.pointee.api_key = apiKey
-
-        var count = 0
         var omitted = 0
         for topic in topics {
             let room = remaining - omissionReserve - stringOverhead
-            guard count < limits.maxItems, room > 0,
+            guard itemCount < limits.maxItems, room > 0,
                   let string = arena.append(topic, limit: min(limits.maxValueBytes, room))
             else {
                 omitted += 1
                 continue
             }
-            topicPointers[count] = string.pointer
+            addItem(value: string)
             remaining -= stringOverhead + string.length
-            count += 1
         }
         if omitted > 0, let marker = arena.append("…[", omitted, " more topics omitted]") {
-            topicPointers[count] = marker.pointer
-            count += 1
+            addItem(value: marker)
         }
-        kafka.pointee.n_topics = count
-        kafka.pointee.topics = count > 0 ? topicPointers : nil
     }
 
-    static func varintSize(_ value: Int) -> Int {
-        var size = 1
-        var rest = UInt64(max(value, 0)) >> 7
-        while rest != 0 {
-            rest >>= 7
-            size += 1
+    /// Items are at most `maxItems` plus one marker: the storage's size.
+    private func addItem(key: CStringRef? = nil, value: CStringRef) {
+        guard itemCount <= limits.maxItems else { return }
+        if let key { keys[itemCount] = key }
+        values[itemCount] = value
+        itemCount += 1
+    }
+
+    // MARK: Writing the wire form
+
+    private func write(_ entry: AccessLogEntry, to writer: inout ProtobufWriter) {
+        writer.varintField(Field.timestamp, entry.timestampNanoseconds)
+        writer.varintField(Field.entryType, UInt64(UInt32(bitPattern: entry.entryType.rawValue)))
+        writeString(Field.policyName, policyName, to: &writer)
+        writer.varintField(Field.sourceSecurityID, UInt64(entry.sourceSecurityID))
+        writeString(Field.sourceAddress, sourceAddress, to: &writer)
+        writeString(Field.destinationAddress, destinationAddress, to: &writer)
+        writer.varintField(Field.isIngress, entry.isIngress ? 1 : 0)
+        writer.varintField(Field.destinationSecurityID, UInt64(entry.destinationSecurityID))
+        switch entry.l7 {
+        case .generic:
+            // The oneof member is written even when empty: an entry always says which kind it is.
+            writer.lengthDelimitedHeader(Field.genericL7, genericSize())
+            writeString(Field.proto, proto, to: &writer)
+            for index in 0..<itemCount {
+                writer.lengthDelimitedHeader(Field.fields, mapEntrySize(index))
+                writeString(Field.key, keys[index], to: &writer)
+                writeString(Field.value, values[index], to: &writer)
+            }
+        case let .kafka(correlationID, errorCode, apiVersion, apiKey, _):
+            let numbers = Self.int32FieldSize(Field.correlationID, correlationID)
+                + Self.int32FieldSize(Field.errorCode, errorCode) + Self.int32FieldSize(Field.apiVersion, apiVersion)
+                + Self.int32FieldSize(Field.apiKey, apiKey)
+            writer.lengthDelimitedHeader(Field.kafka, numbers + topicsSize())
+            writer.varintField(Field.correlationID, Self.int32Wire(correlationID))
+            writer.varintField(Field.errorCode, Self.int32Wire(errorCode))
+            writer.varintField(Field.apiVersion, Self.int32Wire(apiVersion))
+            writer.varintField(Field.apiKey, Self.int32Wire(apiKey))
+            for index in 0..<itemCount {
+                writer.stringField(Field.topics, UnsafeRawPointer(values[index].pointer), values[index].length,
+                                   always: true)
+            }
+        }
+    }
+
+    private func writeString(_ field: UInt64, _ string: CStringRef?, to writer: inout ProtobufWriter) {
+        guard let string else { return }
+        writer.stringField(field, UnsafeRawPointer(string.pointer), string.length)
+    }
+
+    /// int32 is sign-extended to 64 bits on the wire (a negative value takes 10 bytes).
+    private static func int32Wire(_ value: Int32) -> UInt64 {
+        UInt64(bitPattern: Int64(value))
+    }
+
+    private static func stringSize(_ field: UInt64, _ string: CStringRef?) -> Int {
+        guard let string, string.length > 0 else { return 0 }
+        return ProtobufWriter.lengthDelimitedSize(field, string.length)
+    }
+
+    private func mapEntrySize(_ index: Int) -> Int {
+        Self.stringSize(Field.key, keys[index]) + Self.stringSize(Field.value, values[index])
+    }
+
+    private func genericSize() -> Int {
+        var size = Self.stringSize(Field.proto, proto)
+        for index in 0..<itemCount {
+            size += ProtobufWriter.lengthDelimitedSize(Field.fields, mapEntrySize(index))
+        }
+        return size
+    }
+
+    /// An int32 field's wire size; zero is left out (proto3).
+    private static func int32FieldSize(_ field: UInt64, _ value: Int32) -> Int {
+        value == 0 ? 0 : ProtobufWriter.tagSize(field) + ProtobufWriter.varintSize(int32Wire(value))
+    }
+
+    private func topicsSize() -> Int {
+        var size = 0
+        for index in 0..<itemCount {
+            size += ProtobufWriter.lengthDelimitedSize(Field.topics, values[index].length)
         }
         return size
     }

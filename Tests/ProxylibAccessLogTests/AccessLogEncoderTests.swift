@@ -24,6 +24,7 @@ func roundTrip(_ entry: AccessLogEntry, limits: AccessLogLimits = .default,
         return nil
     }
     #expect(!decoded.allStrings.contains(nil), "a string is not valid UTF-8", sourceLocation: sourceLocation)
+    #expect(protobufCRepack(bytes) == bytes, "not protobuf-c's own encoding", sourceLocation: sourceLocation)
     return (bytes, decoded)
 }
 
@@ -205,6 +206,7 @@ struct AccessLogEncoderTests {
             #expect(bytes.count <= limits.maxEntryBytes)
             let decoded = try #require(DecodedLogEntry.decode(bytes))
             #expect(!decoded.allStrings.contains(nil))
+            #expect(protobufCRepack(bytes) == bytes, "not protobuf-c's own encoding")
             for string in decoded.allStrings {
                 #expect(string!.utf8.count <= limits.maxValueBytes)
             }

@@ -98,3 +98,15 @@ struct DecodedLogEntry: Equatable {
         return String(validating: bytes, as: UTF8.self)
     }
 }
+
+/// The packet re-encoded by protobuf-c (unpacked, then packed again): our encoder's bytes must come back
+/// unchanged, i.e. be exactly what protobuf-c itself would write for the same message.
+func protobufCRepack(_ packet: [UInt8]) -> [UInt8]? {
+    packet.withUnsafeBufferPointer { bytes -> [UInt8]? in
+        guard let message = cilium__log_entry__unpack(nil, bytes.count, bytes.baseAddress) else { return nil }
+        defer { cilium__log_entry__free_unpacked(message, nil) }
+        var repacked = [UInt8](repeating: 0, count: cilium__log_entry__get_packed_size(message))
+        let written = repacked.withUnsafeMutableBufferPointer { cilium__log_entry__pack(message, $0.baseAddress) }
+        return written == repacked.count ? repacked : nil
+    }
+}

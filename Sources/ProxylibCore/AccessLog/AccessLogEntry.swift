@@ -88,20 +88,69 @@ public enum L7LogRecord: Equatable, Sendable {
     }
 }
 
+/// What every access-log entry of one connection repeats. Made once per connection and shared by reference,
+/// so an entry does not copy (and later release) five strings.
+public final class AccessLogConnectionFacts: Sendable, Equatable {
+    public let isIngress: Bool
+    public let policyName: String
+    public let sourceSecurityID: UInt32
+    public let destinationSecurityID: UInt32
+    public let sourceAddress: String
+    public let destinationAddress: String
+
+    public init(isIngress: Bool, policyName: String, sourceSecurityID: UInt32, destinationSecurityID: UInt32,
+                sourceAddress: String, destinationAddress: String) {
+        self.isIngress = isIngress
+        self.policyName = policyName
+        self.sourceSecurityID = sourceSecurityID
+        self.destinationSecurityID = destinationSecurityID
+        self.sourceAddress = sourceAddress
+        self.destinationAddress = destinationAddress
+    }
+
+    public static func == (lhs: AccessLogConnectionFacts, rhs: AccessLogConnectionFacts) -> Bool {
+        lhs === rhs || (lhs.isIngress == rhs.isIngress && lhs.policyName == rhs.policyName
+            && lhs.sourceSecurityID == rhs.sourceSecurityID && lhs.destinationSecurityID == rhs.destinationSecurityID
+            && lhs.sourceAddress == rhs.sourceAddress && lhs.destinationAddress == rhs.destinationAddress)
+    }
+}
+
 /// One `cilium.LogEntry`, with the fields upstream's `Connection.Log` sets.
 public struct AccessLogEntry: Equatable, Sendable {
     public var timestampNanoseconds: UInt64
-    public var isIngress: Bool
     public var entryType: AccessLogEntryType
-    public var policyName: String
-    public var sourceSecurityID: UInt32
-    public var destinationSecurityID: UInt32
-    public var sourceAddress: String
-    public var destinationAddress: String
+    public var connection: AccessLogConnectionFacts
     public var l7: L7LogRecord
+
+    public init(timestampNanoseconds: UInt64, entryType: AccessLogEntryType, connection: AccessLogConnectionFacts,
+                l7: L7LogRecord) {
+        self.timestampNanoseconds = timestampNanoseconds
+        self.entryType = entryType
+        self.connection = connection
+        self.l7 = l7
+    }
+
+    public init(timestampNanoseconds: UInt64, isIngress: Bool, entryType: AccessLogEntryType, policyName: String,
+                sourceSecurityID: UInt32, destinationSecurityID: UInt32, sourceAddress: String,
+                destinationAddress: String, l7: L7LogRecord) {
+        self.init(timestampNanoseconds: timestampNanoseconds, entryType: entryType,
+                  connection: AccessLogConnectionFacts(
+                      isIngress: isIngress, policyName: policyName, sourceSecurityID: sourceSecurityID,
+                      destinationSecurityID: destinationSecurityID, sourceAddress: sourceAddress,
+                      destinationAddress: destinationAddress),
+                  l7: l7)
+    }
+
+    public var isIngress: Bool { connection.isIngress }
+    public var policyName: String { connection.policyName }
+    public var sourceSecurityID: UInt32 { connection.sourceSecurityID }
+    public var destinationSecurityID: UInt32 { connection.destinationSecurityID }
+    public var sourceAddress: String { connection.sourceAddress }
+    public var destinationAddress: String { connection.destinationAddress }
 }
 
 /// Where an instance's access-log entries go. Must never block the calling (datapath) thread for long.
-public protocol AccessLogSink: Sendable {
+/// Class-bound: a connection keeps its instance's sink and calls it without copying an existential box.
+public protocol AccessLogSink: AnyObject, Sendable {
     func log(_ entry: AccessLogEntry)
 }

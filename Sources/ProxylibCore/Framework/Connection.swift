@@ -32,8 +32,10 @@ public final class Connection: @unchecked Sendable {
     private var cachedGeneration: UInt64 = .max
     private var cachedRequestType: ObjectIdentifier?
     private var cachedPolicy: AnyObject?
-    /// Whether the instance logs: checked before an entry is built.
-    private let logsAccess: Bool
+    /// The instance's access-log sink (nil: the instance does not log).
+    private let accessLog: (any AccessLogSink)?
+    /// What each of this connection's entries repeats.
+    private let logFacts: AccessLogConnectionFacts
     let originalInjectBuffer: InjectBuffer
     let replyInjectBuffer: InjectBuffer
 
@@ -52,7 +54,11 @@ public final class Connection: @unchecked Sendable {
         self.port = port
         self.originalInjectBuffer = originalInjectBuffer
         self.replyInjectBuffer = replyInjectBuffer
-        self.logsAccess = instance.accessLog != nil
+        self.accessLog = instance.accessLog
+        self.logFacts = AccessLogConnectionFacts(
+            isIngress: ingress, policyName: policyName, sourceSecurityID: sourceSecurityID,
+            destinationSecurityID: destinationSecurityID, sourceAddress: sourceAddress,
+            destinationAddress: destinationAddress)
     }
 
     func attach(_ parser: any Parser) {
@@ -143,11 +149,7 @@ public final class Connection: @unchecked Sendable {
 
     /// Sends an access-log entry for this connection. `l7` is only evaluated when the instance logs.
     public func log(_ type: AccessLogEntryType, _ l7: @autoclosure () -> L7LogRecord) {
-        guard logsAccess, let sink = instance.accessLog else { return }
-        sink.log(AccessLogEntry(
-            timestampNanoseconds: Self.now(), isIngress: isIngress, entryType: type, policyName: policyName,
-            sourceSecurityID: sourceSecurityID, destinationSecurityID: destinationSecurityID,
-            sourceAddress: sourceAddress, destinationAddress: destinationAddress, l7: l7()))
+        accessLog?.log(AccessLogEntry(timestampNanoseconds: Self.now(), entryType: type, connection: logFacts, l7: l7()))
     }
 
     private static func now() -> UInt64 {

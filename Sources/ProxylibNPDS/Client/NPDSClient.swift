@@ -119,6 +119,8 @@ struct NPDSClientStatus: Sendable, Equatable {
     var lastOutcome: NPDSUpdateOutcome?
     /// How the last finished attempt ended.
     var lastAttemptEnd: NPDSAttemptEnd?
+    /// Attempts that ended in `.streamFailed` (an established stream lost), over the client's life.
+    var streamFailures = 0
     /// Error lines the client has written (each distinct cause once per outage).
     var errorsLogged = 0
     var isStopped = false
@@ -181,6 +183,7 @@ final class NPDSClientCore: NPDSAttemptHost {
                 state.status.isConnected = false
                 // An attempt cut short by shutdown() ended because of it, whatever the transport saw.
                 state.status.lastAttemptEnd = state.stopped ? .stopped : end
+                if case .streamFailed = state.status.lastAttemptEnd { state.status.streamFailures += 1 }
                 return state.callAccepted
             }
             reportFirstAttempt()
