@@ -88,41 +88,14 @@ public enum L7LogRecord: Equatable, Sendable {
     }
 }
 
-/// What every access-log entry of one connection repeats. Made once per connection and shared by reference,
-/// so an entry does not copy (and later release) five strings.
-public final class AccessLogConnectionFacts: Sendable, Equatable {
-    public let isIngress: Bool
-    public let policyName: String
-    public let sourceSecurityID: UInt32
-    public let destinationSecurityID: UInt32
-    public let sourceAddress: String
-    public let destinationAddress: String
-
-    public init(isIngress: Bool, policyName: String, sourceSecurityID: UInt32, destinationSecurityID: UInt32,
-                sourceAddress: String, destinationAddress: String) {
-        self.isIngress = isIngress
-        self.policyName = policyName
-        self.sourceSecurityID = sourceSecurityID
-        self.destinationSecurityID = destinationSecurityID
-        self.sourceAddress = sourceAddress
-        self.destinationAddress = destinationAddress
-    }
-
-    public static func == (lhs: AccessLogConnectionFacts, rhs: AccessLogConnectionFacts) -> Bool {
-        lhs === rhs || (lhs.isIngress == rhs.isIngress && lhs.policyName == rhs.policyName
-            && lhs.sourceSecurityID == rhs.sourceSecurityID && lhs.destinationSecurityID == rhs.destinationSecurityID
-            && lhs.sourceAddress == rhs.sourceAddress && lhs.destinationAddress == rhs.destinationAddress)
-    }
-}
-
 /// One `cilium.LogEntry`, with the fields upstream's `Connection.Log` sets.
 public struct AccessLogEntry: Equatable, Sendable {
     public var timestampNanoseconds: UInt64
     public var entryType: AccessLogEntryType
-    public var connection: AccessLogConnectionFacts
+    public var connection: ConnectionFacts
     public var l7: L7LogRecord
 
-    public init(timestampNanoseconds: UInt64, entryType: AccessLogEntryType, connection: AccessLogConnectionFacts,
+    public init(timestampNanoseconds: UInt64, entryType: AccessLogEntryType, connection: ConnectionFacts,
                 l7: L7LogRecord) {
         self.timestampNanoseconds = timestampNanoseconds
         self.entryType = entryType
@@ -134,7 +107,7 @@ public struct AccessLogEntry: Equatable, Sendable {
                 sourceSecurityID: UInt32, destinationSecurityID: UInt32, sourceAddress: String,
                 destinationAddress: String, l7: L7LogRecord) {
         self.init(timestampNanoseconds: timestampNanoseconds, entryType: entryType,
-                  connection: AccessLogConnectionFacts(
+                  connection: ConnectionFacts(
                       isIngress: isIngress, policyName: policyName, sourceSecurityID: sourceSecurityID,
                       destinationSecurityID: destinationSecurityID, sourceAddress: sourceAddress,
                       destinationAddress: destinationAddress),

@@ -13,17 +13,20 @@ import CProxylib
 public final class Connection: @unchecked Sendable {
     public let instance: Instance
     public let id: UInt64
-    public let isIngress: Bool
-    public let sourceSecurityID: UInt32
-    public let destinationSecurityID: UInt32
-    /// `a.b.c.d:port` or `[ipv6]:port`.
-    public let sourceAddress: String
-    public let destinationAddress: String
-    /// Selects the endpoint policy (an endpoint IP).
-    public let policyName: String
     /// The original destination port.
     public let port: UInt32
     public let parserName: String
+    /// Direction, identities, addresses and policy name: kept once, shared with every access-log entry.
+    public let facts: ConnectionFacts
+
+    public var isIngress: Bool { facts.isIngress }
+    public var sourceSecurityID: UInt32 { facts.sourceSecurityID }
+    public var destinationSecurityID: UInt32 { facts.destinationSecurityID }
+    /// `a.b.c.d:port` or `[ipv6]:port`.
+    public var sourceAddress: String { facts.sourceAddress }
+    public var destinationAddress: String { facts.destinationAddress }
+    /// Selects the endpoint policy (an endpoint IP).
+    public var policyName: String { facts.policyName }
 
     private(set) var parser: (any Parser)?
     /// The policy of this connection resolved from the snapshot of `cachedGeneration` for the request type
@@ -34,8 +37,6 @@ public final class Connection: @unchecked Sendable {
     private var cachedPolicy: AnyObject?
     /// The instance's access-log sink (nil: the instance does not log).
     private let accessLog: (any AccessLogSink)?
-    /// What each of this connection's entries repeats.
-    private let logFacts: AccessLogConnectionFacts
     let originalInjectBuffer: InjectBuffer
     let replyInjectBuffer: InjectBuffer
 
@@ -45,17 +46,11 @@ public final class Connection: @unchecked Sendable {
         self.instance = instance
         self.id = id
         self.parserName = parserName
-        self.isIngress = ingress
-        self.sourceSecurityID = sourceSecurityID
-        self.destinationSecurityID = destinationSecurityID
-        self.sourceAddress = sourceAddress
-        self.destinationAddress = destinationAddress
-        self.policyName = policyName
         self.port = port
         self.originalInjectBuffer = originalInjectBuffer
         self.replyInjectBuffer = replyInjectBuffer
         self.accessLog = instance.accessLog
-        self.logFacts = AccessLogConnectionFacts(
+        self.facts = ConnectionFacts(
             isIngress: ingress, policyName: policyName, sourceSecurityID: sourceSecurityID,
             destinationSecurityID: destinationSecurityID, sourceAddress: sourceAddress,
             destinationAddress: destinationAddress)
@@ -149,7 +144,7 @@ public final class Connection: @unchecked Sendable {
 
     /// Sends an access-log entry for this connection. `l7` is only evaluated when the instance logs.
     public func log(_ type: AccessLogEntryType, _ l7: @autoclosure () -> L7LogRecord) {
-        accessLog?.log(AccessLogEntry(timestampNanoseconds: Self.now(), entryType: type, connection: logFacts, l7: l7()))
+        accessLog?.log(AccessLogEntry(timestampNanoseconds: Self.now(), entryType: type, connection: facts, l7: l7()))
     }
 
     private static func now() -> UInt64 {
