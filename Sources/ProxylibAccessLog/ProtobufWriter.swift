@@ -37,7 +37,18 @@ struct ProtobufWriter {
 
     // MARK: Writing
 
+    @inline(__always)
     mutating func varint(_ value: UInt64) {
+        // Most tags and lengths take one byte.
+        if value < 0x80, !overflowed, let base, count < capacity {
+            base.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: count, as: UInt8.self)
+            count += 1
+            return
+        }
+        multiByteVarint(value)
+    }
+
+    private mutating func multiByteVarint(_ value: UInt64) {
         guard !overflowed, let base else { return overflow() }
         guard Self.varintSize(value) <= capacity - count else {
             overflowed = true
@@ -57,6 +68,7 @@ struct ProtobufWriter {
         overflowed = true
     }
 
+    @inline(__always)
     mutating func tag(_ field: UInt64, _ type: WireType) {
         varint(field << 3 | type.rawValue)
     }
