@@ -443,80 +443,118 @@ static long drive(dp_conn *conn, const traffic *t, long steps, dp_buf *to_server
   return forwarded;
 }
 
-static int run_case(bench_ctx *ctx, uint64_t instance, const workload *w, int shape, int logging, result *out) {
+/*
+ * One table row, measured in `runs` timed runs. The rows of a logging setting take turns, one run each, so a
+ * stretch of interference from the rest of the machine lands in one run of several rows rather than in every
+ * run of one row, and the median discards it.
+ */
+typedef struct bench_case {
+  const workload *w;
+  int shape, logging, failed;
   traffic t;
-  build_traffic(w, shape, &t);
-  dp_conn *conn = NULL;
+  dp_conn *conn;
+  dp_buf to_server, to_client;
+  long steps_per_run, warm_steps;
+  double *ns;                 /* per run */
+  alloc_snapshot allocated;   /* summed over the timed runs */
+  long entries;               /* access-log entries received for this row's requests, warm-up included */
+} bench_case;
+
+static void alloc_add(alloc_snapshot *sum, alloc_snapshot before, alloc_snapshot after) {
+  sum->all += after.all - before.all;
+  sum->all_b += after.all_b - before.all_b;
+  sum->mine += after.mine - before.mine;
+  sum->mine_b += after.mine_b - before.mine_b;
+  sum->lib += after.lib - before.lib;
+  sum->lib_b += after.lib_b - before.lib_b;
+}
+
+/* Opens the row's connection and warms it up; checks the policy is in force (the allowed bytes forwarded). */
+static int case_begin(bench_ctx *ctx, uint64_t instance, const workload *w, int shape, int logging, bench_case *c) {
+  memset(c, 0, sizeof *c);
+  c->w = w;
+  c->shape = shape;
+  c->logging = logging;
+  build_traffic(w, shape, &c->t);
+  dp_buf_init(&c->to_server);
+  dp_buf_init(&c->to_client);
+  c->ns = calloc((size_t)ctx->runs, sizeof *c->ns);
   FilterResult res = dp_conn_new(&ctx->lib, instance, w->parser, ctx->next_conn_id++, 1, w->src_id, 2,
-                                 "10.1.1.1:34567", w->dst_addr, w->policy_name, &conn);
+                                 "10.1.1.1:34567", w->dst_addr, w->policy_name, &c->conn);
   if (res != FILTER_OK) {
     fprintf(stderr, "bench: %s: OnNewConnection -> %s\n", w->name, dp_result_name(res));
-    free(t.storage);
+    c->failed = 1;
     return -1;
   }
-  dp_buf to_server, to_client;
-  dp_buf_init(&to_server);
-  dp_buf_init(&to_client);
-
-  long steps_per_run = (ctx->requests_per_run + t.requests_per_step - 1) / t.requests_per_step;
-  long warm_steps = (ctx->warmup + t.requests_per_step - 1) / t.requests_per_step;
-  if (warm_steps < 1) warm_steps = 1;
+  c->steps_per_run = (ctx->requests_per_run + c->t.requests_per_step - 1) / c->t.requests_per_step;
+  c->warm_steps = (ctx->warmup + c->t.requests_per_step - 1) / c->t.requests_per_step;
+  if (c->warm_steps < 1) c->warm_steps = 1;
   long entries_before = ctx->col ? atomic_load(&ctx->col->entries) : 0;
-  long fwd = drive(conn, &t, warm_steps, &to_server, &to_client);
-  if (fwd != warm_steps * (long)t.allowed_bytes_per_step) {
+  long fwd = drive(c->conn, &c->t, c->warm_steps, &c->to_server, &c->to_client);
+  if (fwd != c->warm_steps * (long)c->t.allowed_bytes_per_step) {
     if (fwd >= 0)
       fprintf(stderr, "bench: %s/%s: %ld bytes forwarded in warm-up, expected %ld (is the policy in force?)\n",
-              w->name, shape_names[shape], fwd, warm_steps * (long)t.allowed_bytes_per_step);
-    dp_conn_free(conn);
-    free(t.storage);
+              w->name, shape_names[shape], fwd, c->warm_steps * (long)c->t.allowed_bytes_per_step);
+    c->failed = 1;
     return -1;
   }
-
-  double *ns = calloc((size_t)ctx->runs, sizeof *ns);
-  alloc_snapshot a0 = alloc_now();
-  for (int r = 0; r < ctx->runs; r++) {
-    double start = now_ns();
-    fwd = drive(conn, &t, steps_per_run, &to_server, &to_client);
-    double elapsed = now_ns() - start;
-    if (fwd != steps_per_run * (long)t.allowed_bytes_per_step) {
-      fprintf(stderr, "bench: %s/%s: wrong number of bytes forwarded\n", w->name, shape_names[shape]);
-      free(ns);
-      dp_conn_free(conn);
-      free(t.storage);
-      return -1;
-    }
-    ns[r] = elapsed / (double)(steps_per_run * t.requests_per_step);
-  }
-  alloc_snapshot a1 = alloc_now();
-  long requests = (long)ctx->runs * steps_per_run * t.requests_per_step;
-  qsort(ns, (size_t)ctx->runs, sizeof *ns, cmp_double);
-  double median = ctx->runs % 2 ? ns[ctx->runs / 2] : (ns[ctx->runs / 2 - 1] + ns[ctx->runs / 2]) / 2;
-  free(ns);
-
-  double bytes_per_request = (double)t.bytes_per_step / (double)t.requests_per_step;
-  double rq = (double)requests;
-  *out = (result){
-      .workload = w->name,
-      .shape = shape_names[shape],
-      .logging = logging,
-      .requests = requests,
-      .ns_per_request = median,
-      .requests_per_s = 1e9 / median,
-      .mb_per_s = bytes_per_request * 1e9 / median / 1e6,
-      .lib_allocs = (double)(a1.lib - a0.lib) / rq,
-      .lib_bytes = (double)(a1.lib_b - a0.lib_b) / rq,
-      .path_allocs = (double)((a1.mine - a0.mine) - (a1.lib - a0.lib)) / rq,
-      .path_bytes = (double)((a1.mine_b - a0.mine_b) - (a1.lib_b - a0.lib_b)) / rq,
-      .other_allocs = (double)((a1.all - a0.all) - (a1.mine - a0.mine)) / rq,
-      .other_bytes = (double)((a1.all_b - a0.all_b) - (a1.mine_b - a0.mine_b)) / rq,
-      .logged_requests = ctx->col ? requests + warm_steps * t.requests_per_step : 0,
-      .log_entries = ctx->col ? collector_settle(ctx->col) - entries_before : 0,
-  };
-  dp_buf_free(&to_server);
-  dp_buf_free(&to_client);
-  dp_conn_free(conn);
-  free(t.storage);
+  if (ctx->col) c->entries += collector_settle(ctx->col) - entries_before;
   return 0;
+}
+
+/* Timed run `r` of the row. */
+static void case_run(bench_ctx *ctx, bench_case *c, int r) {
+  if (c->failed) return;
+  long entries_before = ctx->col ? atomic_load(&ctx->col->entries) : 0;
+  alloc_snapshot a0 = alloc_now();
+  double start = now_ns();
+  long fwd = drive(c->conn, &c->t, c->steps_per_run, &c->to_server, &c->to_client);
+  double elapsed = now_ns() - start;
+  alloc_add(&c->allocated, a0, alloc_now());
+  if (fwd != c->steps_per_run * (long)c->t.allowed_bytes_per_step) {
+    fprintf(stderr, "bench: %s/%s: wrong number of bytes forwarded\n", c->w->name, shape_names[c->shape]);
+    c->failed = 1;
+    return;
+  }
+  c->ns[r] = elapsed / (double)(c->steps_per_run * c->t.requests_per_step);
+  /* Entries still in flight belong to this row: wait for them before the next row runs. */
+  if (ctx->col) c->entries += collector_settle(ctx->col) - entries_before;
+}
+
+/* The row's figures (median run); frees the row. Returns -1 when it failed. */
+static int case_end(bench_ctx *ctx, bench_case *c, result *out) {
+  int ok = !c->failed;
+  if (ok) {
+    qsort(c->ns, (size_t)ctx->runs, sizeof *c->ns, cmp_double);
+    double median = ctx->runs % 2 ? c->ns[ctx->runs / 2] : (c->ns[ctx->runs / 2 - 1] + c->ns[ctx->runs / 2]) / 2;
+    long requests = (long)ctx->runs * c->steps_per_run * c->t.requests_per_step;
+    double bytes_per_request = (double)c->t.bytes_per_step / (double)c->t.requests_per_step;
+    double rq = (double)requests;
+    alloc_snapshot a = c->allocated;
+    *out = (result){
+        .workload = c->w->name,
+        .shape = shape_names[c->shape],
+        .logging = c->logging,
+        .requests = requests,
+        .ns_per_request = median,
+        .requests_per_s = 1e9 / median,
+        .mb_per_s = bytes_per_request * 1e9 / median / 1e6,
+        .lib_allocs = (double)a.lib / rq,
+        .lib_bytes = (double)a.lib_b / rq,
+        .path_allocs = (double)(a.mine - a.lib) / rq,
+        .path_bytes = (double)(a.mine_b - a.lib_b) / rq,
+        .other_allocs = (double)(a.all - a.mine) / rq,
+        .other_bytes = (double)(a.all_b - a.mine_b) / rq,
+        .logged_requests = ctx->col ? requests + c->warm_steps * c->t.requests_per_step : 0,
+        .log_entries = ctx->col ? c->entries : 0,
+    };
+  }
+  free(c->ns);
+  dp_buf_free(&c->to_server);
+  dp_buf_free(&c->to_client);
+  if (c->conn) dp_conn_free(c->conn);
+  free(c->t.storage);
+  return ok ? 0 : -1;
 }
 
 /* ---- main ----------------------------------------------------------------------------------------------- */
@@ -868,14 +906,18 @@ int main(int argc, char **argv) {
   int n_results = 0, failed = 0;
   for (int logging = 0; logging <= 1; logging++) {
     ctx.col = logging ? &col : NULL;
-    for (size_t w = 0; w < N_WORKLOADS; w++) {
-      for (int s = 0; s < N_SHAPES; s++) {
-        if (run_case(&ctx, logging ? logged_instance : instance, &workloads[w], s, logging,
-                     &results[n_results]) == 0)
-          n_results++;
-        else
-          failed++;
-      }
+    static bench_case cases[N_WORKLOADS * N_SHAPES];
+    int n_cases = 0;
+    for (size_t w = 0; w < N_WORKLOADS; w++)
+      for (int s = 0; s < N_SHAPES; s++)
+        case_begin(&ctx, logging ? logged_instance : instance, &workloads[w], s, logging, &cases[n_cases++]);
+    for (int r = 0; r < ctx.runs; r++)
+      for (int c = 0; c < n_cases; c++) case_run(&ctx, &cases[c], r);
+    for (int c = 0; c < n_cases; c++) {
+      if (case_end(&ctx, &cases[c], &results[n_results]) == 0)
+        n_results++;
+      else
+        failed++;
     }
   }
 
@@ -920,7 +962,7 @@ int main(int argc, char **argv) {
 
   /* ---- report ---- */
   printf("library: %s%s\n", lib_path, smoke ? "  (--smoke: 1 short run, figures not meaningful)" : "");
-  printf("runs: %d x %ld requests after %ld warm-up requests; ns/request is the median run\n", ctx.runs,
+  printf("runs: %d x %ld requests after %ld warm-up requests, the rows taking turns run by run; ns/request is the median run\n", ctx.runs,
          ctx.requests_per_run, ctx.warmup);
   printf("allocations (al) and bytes (B) per request: lib = inside OnData, path = C datapath (same thread), "
          "other = other threads;\nlogged = access-log entries the collector received / requests sent\n\n");
