@@ -15,26 +15,15 @@ import ProxylibCore
 ///   `[N more fields omitted]`, or the topic `…[N more topics omitted]`.
 /// NUL bytes are sent as U+FFFD (the collector's protobuf-c strings are `char *`).
 ///
-/// The strings are first cut to size in an arena, then written straight to the wire (`ProtobufWriter`), in
-/// field-number order with proto3's zero values left out: the same bytes protobuf-c's packer produces, at a
-/// fraction of its cost (it walks field descriptors twice, to size and to pack). The tests decode the result
-/// with protobuf-c and with Google's Python protobuf.
+/// One pass writes the wire form straight into the caller's buffer (`ProtobufWriter`), in field-number order
+/// with proto3's zero values left out; each string is measured against its limit (`LimitedString`) and copied
+/// once. The result is byte for byte what protobuf-c's packer produces for the same message, at a fraction of
+/// its cost (it walks field descriptors twice, to size and to pack); the tests check that, and decode entries
+/// with Google's Python protobuf too.
 ///
-/// All storage is allocated once, by `init`: encoding allocates nothing. It serves one entry at a time, so an
-/// encoder must not be used from two threads at once (the access-log client encodes under its queue lock).
-public final class AccessLogEncoder {
+/// Encoding allocates nothing and keeps no state between entries.
+public final class AccessLogEncoder: Sendable {
     public let limits: AccessLogLimits
-
-    private var arena: CStringArena
-    /// The entry being encoded, cut to size: strings in the arena.
-    private var policyName: CStringRef?
-    private var sourceAddress: CStringRef?
-    private var destinationAddress: CStringRef?
-    private var proto: CStringRef?
-    /// `maxItems` fields or topics plus the omission marker.
-    private let keys: UnsafeMutablePointer<CStringRef>
-    private let values: UnsafeMutablePointer<CStringRef>
-    private var itemCount = 0
 
     /// Room the metadata strings always leave for the L7 part.
     private static let minimumL7Room = 256
@@ -70,23 +59,11 @@ public final class AccessLogEncoder {
 
     public init(limits: AccessLogLimits = .default) {
         self.limits = limits
-        let slots = limits.maxItems + 1
-        // Every string is charged to the entry budget; add one NUL per string.
-        arena = CStringArena(capacity: limits.maxEntryBytes + 2 * slots + 16)
-        keys = .allocate(capacity: slots)
-        values = .allocate(capacity: slots)
-    }
-
-    deinit {
-        keys.deallocate()
-        values.deallocate()
     }
 
     /// Serializes `entry` into `buffer` and returns the number of bytes written; nil only when `buffer` is
     /// smaller than the entry (never with `limits.maxEntryBytes` bytes of room).
     public func encode(_ entry: AccessLogEntry, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
-        arena.reset()
-        stage(entry)
         var writer = ProtobufWriter(buffer)
         write(entry, to: &writer)
         guard !writer.overflowed, writer.count <= limits.maxEntryBytes else { return nil }
@@ -102,10 +79,13 @@ public final class AccessLogEncoder {
         return bytes
     }
 
-    // MARK: Cutting the strings to the budget
+    // MARK: The budget
+    //
+    // A running byte budget charges every field an upper bound of its wire size (tag, length prefix, bytes) as
+    // it is written, and sets each string's limit from what is left, so the entry never exceeds
+    // `maxEntryBytes`.
 
-    /// Cuts `entry`'s strings to the limits, into the arena.
-    private func stage(_ entry: AccessLogEntry) {
+    private func write(_ entry: AccessLogEntry, to writer: inout ProtobufWriter) {
         // Any length prefix is at most this long (nothing inside an entry is longer than the entry).
         let lengthBytes = ProtobufWriter.varintSize(UInt64(limits.maxEntryBytes))
         let stringOverhead = 1 + lengthBytes
@@ -113,27 +93,43 @@ public final class AccessLogEncoder {
         // (2 + 5), is_ingress (1 + 1), and the l7 member's tag (2) and length.
         var remaining = limits.maxEntryBytes - (11 + 11 + 6 + 7 + 2) - (2 + lengthBytes)
 
-        func metadata(_ value: String) -> CStringRef? {
+        func metadata(_ field: UInt64, _ value: String) {
             let limit = min(limits.maxValueBytes, remaining - stringOverhead - Self.minimumL7Room)
-            guard let string = arena.append(value, limit: limit) else { return nil }
-            remaining -= stringOverhead + string.length
-            return string
+            value.withUTF8Bytes { bytes in
+                guard let cut = LimitedString(bytes, limit: limit) else { return }
+                writer.stringField(field, bytes, cut)
+                remaining -= stringOverhead + cut.length
+            }
         }
-        policyName = metadata(entry.policyName)
-        sourceAddress = metadata(entry.sourceAddress)
-        destinationAddress = metadata(entry.destinationAddress)
 
-        proto = nil
-        itemCount = 0
+        writer.varintField(Field.timestamp, entry.timestampNanoseconds)
+        writer.varintField(Field.entryType, UInt64(UInt32(bitPattern: entry.entryType.rawValue)))
+        metadata(Field.policyName, entry.policyName)
+        writer.varintField(Field.sourceSecurityID, UInt64(entry.sourceSecurityID))
+        metadata(Field.sourceAddress, entry.sourceAddress)
+        metadata(Field.destinationAddress, entry.destinationAddress)
+        writer.varintField(Field.isIngress, entry.isIngress ? 1 : 0)
+        writer.varintField(Field.destinationSecurityID, UInt64(entry.destinationSecurityID))
+
+        // The oneof member is written even when empty: an entry always says which kind it is.
         switch entry.l7 {
         case let .generic(proto, fields):
-            stageGeneric(proto: proto, fields: fields, remaining: remaining, lengthBytes: lengthBytes)
-        case let .kafka(_, _, _, _, topics):
-            stageKafka(topics: topics, remaining: remaining, lengthBytes: lengthBytes)
+            let mark = writer.beginLengthDelimited(Field.genericL7, maximumLength: limits.maxEntryBytes)
+            writeGeneric(proto: proto, fields: fields, remaining: remaining, lengthBytes: lengthBytes, to: &writer)
+            writer.endLengthDelimited(mark)
+        case let .kafka(correlationID, errorCode, apiVersion, apiKey, topics):
+            let mark = writer.beginLengthDelimited(Field.kafka, maximumLength: limits.maxEntryBytes)
+            writer.varintField(Field.correlationID, Self.int32Wire(correlationID))
+            writer.varintField(Field.errorCode, Self.int32Wire(errorCode))
+            writer.varintField(Field.apiVersion, Self.int32Wire(apiVersion))
+            writer.varintField(Field.apiKey, Self.int32Wire(apiKey))
+            writeTopics(topics, remaining: remaining, lengthBytes: lengthBytes, to: &writer)
+            writer.endLengthDelimited(mark)
         }
     }
 
-    private func stageGeneric(proto: String, fields: L7Fields, remaining: Int, lengthBytes: Int) {
+    private func writeGeneric(proto: String, fields: L7Fields, remaining: Int, lengthBytes: Int,
+                              to writer: inout ProtobufWriter) {
         var remaining = remaining
         let stringOverhead = 1 + lengthBytes
         // A map entry: its own tag and length, then key and value, each with tag and length.
@@ -141,138 +137,92 @@ public final class AccessLogEncoder {
         let omissionReserve = entryOverhead + 3 + Self.omissionMarkerMaximum
 
         let protoLimit = min(limits.maxValueBytes, remaining - stringOverhead - omissionReserve)
-        if let string = arena.append(proto, limit: protoLimit) {
-            self.proto = string
-            remaining -= stringOverhead + string.length
+        proto.withUTF8Bytes { bytes in
+            guard let cut = LimitedString(bytes, limit: protoLimit) else { return }
+            writer.stringField(Field.proto, bytes, cut)
+            remaining -= stringOverhead + cut.length
         }
 
+        var written = 0
         var omitted = 0
-        for (key, value) in fields {
+        fields.forEachField { key, value in
             let room = remaining - omissionReserve - entryOverhead
-            let mark = arena.mark
-            guard itemCount < limits.maxItems, room > 0,
-                  let keyString = arena.append(
-                      key, limit: min(limits.maxValueBytes, room - min(value.utf8.count, Self.minimumValueRoom))),
-                  let valueString = arena.append(value, limit: min(limits.maxValueBytes, room - keyString.length))
-            else {
-                arena.rewind(to: mark)
+            guard written < limits.maxItems, room > 0 else {
                 omitted += 1
-                continue
+                return
             }
-            addItem(key: keyString, value: valueString)
-            remaining -= entryOverhead + keyString.length + valueString.length
+            let kept = key.withUTF8Bytes { keyBytes in
+                value.withUTF8Bytes { valueBytes in
+                    guard let keyCut = LimitedString(
+                              keyBytes, limit: min(limits.maxValueBytes, room - min(valueBytes.count, Self.minimumValueRoom))),
+                          let valueCut = LimitedString(valueBytes, limit: min(limits.maxValueBytes, room - keyCut.length))
+                    else { return false }
+                    writer.lengthDelimitedHeader(Field.fields, Self.fieldSize(Field.key, keyCut.length)
+                                                     + Self.fieldSize(Field.value, valueCut.length))
+                    writer.stringField(Field.key, keyBytes, keyCut)
+                    writer.stringField(Field.value, valueBytes, valueCut)
+                    remaining -= entryOverhead + keyCut.length + valueCut.length
+                    return true
+                }
+            }
+            if kept { written += 1 } else { omitted += 1 }
         }
-        if omitted > 0, let key = arena.append("…", limit: 3),
-           let value = arena.append("[", omitted, " more fields omitted]") {
-            addItem(key: key, value: value)
+        if omitted > 0 {
+            let key: StaticString = "…"
+            let valueLength = ProtobufWriter.composedLength("[", omitted, " more fields omitted]")
+            writer.lengthDelimitedHeader(Field.fields, Self.fieldSize(Field.key, key.utf8CodeUnitCount)
+                                             + Self.fieldSize(Field.value, valueLength))
+            writer.lengthDelimitedHeader(Field.key, key.utf8CodeUnitCount)
+            writer.text(key)
+            writer.composedStringField(Field.value, "[", omitted, " more fields omitted]")
         }
     }
 
-    private func stageKafka(topics: [String], remaining: Int, lengthBytes: Int) {
+    private func writeTopics(_ topics: [String], remaining: Int, lengthBytes: Int, to writer: inout ProtobufWriter) {
         // Four int32 fields, each at most 1 + 10 bytes (a negative int32 is a 10-byte varint).
         var remaining = remaining - 4 * 11
         let stringOverhead = 1 + lengthBytes
         let omissionReserve = stringOverhead + Self.omissionMarkerMaximum
 
+        var written = 0
         var omitted = 0
         for topic in topics {
             let room = remaining - omissionReserve - stringOverhead
-            guard itemCount < limits.maxItems, room > 0,
-                  let string = arena.append(topic, limit: min(limits.maxValueBytes, room))
-            else {
+            guard written < limits.maxItems, room > 0 else {
                 omitted += 1
                 continue
             }
-            addItem(value: string)
-            remaining -= stringOverhead + string.length
-        }
-        if omitted > 0, let marker = arena.append("…[", omitted, " more topics omitted]") {
-            addItem(value: marker)
-        }
-    }
-
-    /// Items are at most `maxItems` plus one marker: the storage's size.
-    private func addItem(key: CStringRef? = nil, value: CStringRef) {
-        guard itemCount <= limits.maxItems else { return }
-        if let key { keys[itemCount] = key }
-        values[itemCount] = value
-        itemCount += 1
-    }
-
-    // MARK: Writing the wire form
-
-    private func write(_ entry: AccessLogEntry, to writer: inout ProtobufWriter) {
-        writer.varintField(Field.timestamp, entry.timestampNanoseconds)
-        writer.varintField(Field.entryType, UInt64(UInt32(bitPattern: entry.entryType.rawValue)))
-        writeString(Field.policyName, policyName, to: &writer)
-        writer.varintField(Field.sourceSecurityID, UInt64(entry.sourceSecurityID))
-        writeString(Field.sourceAddress, sourceAddress, to: &writer)
-        writeString(Field.destinationAddress, destinationAddress, to: &writer)
-        writer.varintField(Field.isIngress, entry.isIngress ? 1 : 0)
-        writer.varintField(Field.destinationSecurityID, UInt64(entry.destinationSecurityID))
-        switch entry.l7 {
-        case .generic:
-            // The oneof member is written even when empty: an entry always says which kind it is.
-            writer.lengthDelimitedHeader(Field.genericL7, genericSize())
-            writeString(Field.proto, proto, to: &writer)
-            for index in 0..<itemCount {
-                writer.lengthDelimitedHeader(Field.fields, mapEntrySize(index))
-                writeString(Field.key, keys[index], to: &writer)
-                writeString(Field.value, values[index], to: &writer)
+            let kept = topic.withUTF8Bytes { bytes in
+                guard let cut = LimitedString(bytes, limit: min(limits.maxValueBytes, room)) else { return false }
+                writer.stringField(Field.topics, bytes, cut, always: true)
+                remaining -= stringOverhead + cut.length
+                return true
             }
-        case let .kafka(correlationID, errorCode, apiVersion, apiKey, _):
-            let numbers = Self.int32FieldSize(Field.correlationID, correlationID)
-                + Self.int32FieldSize(Field.errorCode, errorCode) + Self.int32FieldSize(Field.apiVersion, apiVersion)
-                + Self.int32FieldSize(Field.apiKey, apiKey)
-            writer.lengthDelimitedHeader(Field.kafka, numbers + topicsSize())
-            writer.varintField(Field.correlationID, Self.int32Wire(correlationID))
-            writer.varintField(Field.errorCode, Self.int32Wire(errorCode))
-            writer.varintField(Field.apiVersion, Self.int32Wire(apiVersion))
-            writer.varintField(Field.apiKey, Self.int32Wire(apiKey))
-            for index in 0..<itemCount {
-                writer.stringField(Field.topics, UnsafeRawPointer(values[index].pointer), values[index].length,
-                                   always: true)
-            }
+            if kept { written += 1 } else { omitted += 1 }
+        }
+        if omitted > 0 {
+            writer.composedStringField(Field.topics, "…[", omitted, " more topics omitted]")
         }
     }
 
-    private func writeString(_ field: UInt64, _ string: CStringRef?, to writer: inout ProtobufWriter) {
-        guard let string else { return }
-        writer.stringField(field, UnsafeRawPointer(string.pointer), string.length)
+    /// A string field's wire size inside a map entry; empty is left out (proto3).
+    private static func fieldSize(_ field: UInt64, _ length: Int) -> Int {
+        length == 0 ? 0 : ProtobufWriter.lengthDelimitedSize(field, length)
     }
 
     /// int32 is sign-extended to 64 bits on the wire (a negative value takes 10 bytes).
     private static func int32Wire(_ value: Int32) -> UInt64 {
         UInt64(bitPattern: Int64(value))
     }
+}
 
-    private static func stringSize(_ field: UInt64, _ string: CStringRef?) -> Int {
-        guard let string, string.length > 0 else { return 0 }
-        return ProtobufWriter.lengthDelimitedSize(field, string.length)
-    }
-
-    private func mapEntrySize(_ index: Int) -> Int {
-        Self.stringSize(Field.key, keys[index]) + Self.stringSize(Field.value, values[index])
-    }
-
-    private func genericSize() -> Int {
-        var size = Self.stringSize(Field.proto, proto)
-        for index in 0..<itemCount {
-            size += ProtobufWriter.lengthDelimitedSize(Field.fields, mapEntrySize(index))
+extension String {
+    /// Calls `body` with the string's UTF-8 bytes: in place for a native string, from a stack copy for a small one.
+    fileprivate func withUTF8Bytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        if let result = utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) {
+            return result
         }
-        return size
-    }
-
-    /// An int32 field's wire size; zero is left out (proto3).
-    private static func int32FieldSize(_ field: UInt64, _ value: Int32) -> Int {
-        value == 0 ? 0 : ProtobufWriter.tagSize(field) + ProtobufWriter.varintSize(int32Wire(value))
-    }
-
-    private func topicsSize() -> Int {
-        var size = 0
-        for index in 0..<itemCount {
-            size += ProtobufWriter.lengthDelimitedSize(Field.topics, values[index].length)
-        }
-        return size
+        var contiguous = self
+        return contiguous.withUTF8 { body(UnsafeRawBufferPointer($0)) }
     }
 }

@@ -18,6 +18,7 @@ struct ProtobufWriter {
 
     // MARK: Sizes
 
+    @inline(__always)
     static func varintSize(_ value: UInt64) -> Int {
         var size = 1
         var rest = value >> 7
@@ -28,9 +29,11 @@ struct ProtobufWriter {
         return size
     }
 
+    @inline(__always)
     static func tagSize(_ field: UInt64) -> Int { varintSize(field << 3) }
 
     /// A length-delimited field of `length` bytes: tag, length, payload.
+    @inline(__always)
     static func lengthDelimitedSize(_ field: UInt64, _ length: Int) -> Int {
         tagSize(field) + varintSize(UInt64(length)) + length
     }
@@ -74,6 +77,7 @@ struct ProtobufWriter {
     }
 
     /// A varint field, left out when zero (proto3).
+    @inline(__always)
     mutating func varintField(_ field: UInt64, _ value: UInt64) {
         guard value != 0 else { return }
         tag(field, .varint)
@@ -81,11 +85,13 @@ struct ProtobufWriter {
     }
 
     /// The header of a length-delimited field whose `length` payload bytes follow.
+    @inline(__always)
     mutating func lengthDelimitedHeader(_ field: UInt64, _ length: Int) {
         tag(field, .lengthDelimited)
         varint(UInt64(length))
     }
 
+    @inline(__always)
     mutating func bytes(_ source: UnsafeRawPointer, _ length: Int) {
         guard length > 0 else { return }
         guard !overflowed, let base else { return overflow() }
@@ -97,10 +103,70 @@ struct ProtobufWriter {
         count += length
     }
 
-    /// A string field; `always` writes an empty one too (repeated fields), otherwise it is left out (proto3).
-    mutating func stringField(_ field: UInt64, _ source: UnsafeRawPointer, _ length: Int, always: Bool = false) {
-        guard length > 0 || always else { return }
-        lengthDelimitedHeader(field, length)
-        bytes(source, length)
+    @inline(__always)
+    mutating func byte(_ value: UInt8) {
+        guard !overflowed, let base, count < capacity else { return overflow() }
+        base.storeBytes(of: value, toByteOffset: count, as: UInt8.self)
+        count += 1
+    }
+
+    @inline(__always)
+    mutating func text(_ text: StaticString) {
+        bytes(UnsafeRawPointer(text.utf8Start), text.utf8CodeUnitCount)
+    }
+
+    /// `number` (≥ 0) in decimal ASCII.
+    mutating func decimal(_ number: Int) {
+        let digits = LimitedString.decimalDigits(number)
+        guard !overflowed, let base, digits <= capacity - count else { return overflow() }
+        var rest = max(number, 0)
+        for position in stride(from: digits - 1, through: 0, by: -1) {
+            base.storeBytes(of: UInt8(ascii: "0") + UInt8(rest % 10), toByteOffset: count + position, as: UInt8.self)
+            rest /= 10
+        }
+        count += digits
+    }
+
+    // MARK: Messages of unknown length
+
+    /// Where a length-delimited field's length goes, before its content is written.
+    struct LengthMark {
+        fileprivate let offset: Int
+        fileprivate let reserved: Int
+    }
+
+    /// Starts a length-delimited field whose length is known only once its content is written: reserves room
+    /// for the length of a `maximumLength`-byte content.
+    mutating func beginLengthDelimited(_ field: UInt64, maximumLength: Int) -> LengthMark {
+        tag(field, .lengthDelimited)
+        let mark = LengthMark(offset: count, reserved: Self.varintSize(UInt64(max(maximumLength, 0))))
+        guard !overflowed, mark.reserved <= capacity - count else {
+            overflow()
+            return mark
+        }
+        count += mark.reserved
+        return mark
+    }
+
+    /// Writes the length reserved by `mark` in its shortest form, moving the content back over the unused
+    /// bytes: the result is the canonical encoding, as if the length had been known up front.
+    mutating func endLengthDelimited(_ mark: LengthMark) {
+        guard !overflowed, let base else { return overflow() }
+        let contentStart = mark.offset + mark.reserved
+        let length = count - contentStart
+        let size = Self.varintSize(UInt64(length))
+        guard size <= mark.reserved else { return overflow() }
+        if size < mark.reserved {
+            (base + mark.offset + size).copyMemory(from: base + contentStart, byteCount: length)
+            count -= mark.reserved - size
+        }
+        var rest = UInt64(length)
+        var offset = mark.offset
+        while rest >= 0x80 {
+            base.storeBytes(of: UInt8(truncatingIfNeeded: rest) | 0x80, toByteOffset: offset, as: UInt8.self)
+            offset += 1
+            rest >>= 7
+        }
+        base.storeBytes(of: UInt8(truncatingIfNeeded: rest), toByteOffset: offset, as: UInt8.self)
     }
 }

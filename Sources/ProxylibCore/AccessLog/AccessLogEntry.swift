@@ -64,6 +64,21 @@ public struct L7Fields: Sequence, Equatable, Sendable, ExpressibleByArrayLiteral
 
     public func makeIterator() -> Iterator { Iterator(fields: self) }
 
+    /// Calls `body` with each field in order, without copying the fields (the encoder's path).
+    public func forEachField(_ body: (String, String) throws -> Void) rethrows {
+        switch first {
+        case .some(let pair): try body(pair.0, pair.1)
+        case .none: break
+        }
+        switch second {
+        case .some(let pair): try body(pair.0, pair.1)
+        case .none: break
+        }
+        for index in overflow.indices {
+            try body(overflow[index].0, overflow[index].1)
+        }
+    }
+
     public static func == (lhs: L7Fields, rhs: L7Fields) -> Bool {
         lhs.elementsEqual(rhs, by: { $0.0 == $1.0 && $0.1 == $1.1 })
     }
