@@ -152,7 +152,7 @@ public final class AccessLogEncoder: Sendable {
                 return
             }
             let kept = key.withUTF8Bytes { keyBytes in
-                value.withUTF8Bytes { valueBytes in
+                value.withUTF8Bytes { valueBytes -> Bool in
                     guard let keyCut = LimitedString(
                               keyBytes, limit: min(limits.maxValueBytes, room - min(valueBytes.count, Self.minimumValueRoom))),
                           let valueCut = LimitedString(valueBytes, limit: min(limits.maxValueBytes, room - keyCut.length))

@@ -61,9 +61,4 @@ enum ASCII {
             return memcmp(base + offset, otherBase, otherBytes.count) == 0
         }
     }
-
-    /// The bytes as a String (invalid UTF-8 repaired), for access-log fields.
-    static func string(_ bytes: UnsafeRawBufferPointer) -> String {
-        String(decoding: bytes, as: UTF8.self)
-    }
 }

@@ -8,44 +8,57 @@ public enum AccessLogEntryType: Int32, Sendable {
 /// The key/value fields of a `generic_l7` entry, in order (the wire form is a map).
 ///
 /// Up to two fields are stored inline, so a parser logging a request does not allocate a collection per
-/// entry; more go to an overflow array. Build it with `L7Fields(("cmd", cmd), ("file", file))`, or from an
-/// array literal (tests, rare paths).
+/// entry; more go to an overflow array. Values are `LogText`: build them from the bytes read
+/// (`LogText(decoding:)`, held inline when short) — `L7Fields(("cmd", LogText(decoding: cmd)))` — or from
+/// Strings: `L7Fields(("status", "PASS"))`, or an array literal (tests, rare paths).
 public struct L7Fields: Sequence, Equatable, Sendable, ExpressibleByArrayLiteral {
-    private var first: (String, String)?
-    private var second: (String, String)?
-    private var overflow: [(String, String)] = []
+    public typealias Field = (key: String, value: LogText)
+
+    private var first: Field?
+    private var second: Field?
+    private var overflow: [Field] = []
 
     public init() {}
 
-    public init(_ a: (String, String)) {
+    public init(_ a: (String, LogText)) {
         first = a
     }
 
-    public init(_ a: (String, String), _ b: (String, String)) {
+    public init(_ a: (String, LogText), _ b: (String, LogText)) {
         first = a
         second = b
     }
 
+    public init(_ a: (String, String)) {
+        first = (a.0, LogText(a.1))
+    }
+
+    public init(_ a: (String, String), _ b: (String, String)) {
+        first = (a.0, LogText(a.1))
+        second = (b.0, LogText(b.1))
+    }
+
     public init(_ pairs: [(String, String)]) {
-        for pair in pairs { append(pair) }
+        for pair in pairs { append((pair.0, LogText(pair.1))) }
     }
 
     public init(arrayLiteral elements: (String, String)...) {
         self.init(elements)
     }
 
-    public mutating func append(_ pair: (String, String)) {
+    public mutating func append(_ field: (String, LogText)) {
         if first == nil {
-            first = pair
+            first = field
         } else if second == nil {
-            second = pair
+            second = field
         } else {
-            overflow.append(pair)
+            overflow.append(field)
         }
     }
 
     public var count: Int { (first == nil ? 0 : 1) + (second == nil ? 0 : 1) + overflow.count }
 
+    /// The fields as String pairs (copies; for tests and tools).
     public struct Iterator: IteratorProtocol {
         fileprivate let fields: L7Fields
         fileprivate var index = 0
@@ -53,11 +66,12 @@ public struct L7Fields: Sequence, Equatable, Sendable, ExpressibleByArrayLiteral
         public mutating func next() -> (String, String)? {
             defer { index += 1 }
             switch index {
-            case 0: if let pair = fields.first { return pair } else { index += 1; return next() }
-            case 1: if let pair = fields.second { return pair } else { index += 1; return next() }
+            case 0: if let field = fields.first { return (field.key, field.value.string) } else { index += 1; return next() }
+            case 1: if let field = fields.second { return (field.key, field.value.string) } else { index += 1; return next() }
             default:
                 let position = index - 2
-                return position < fields.overflow.count ? fields.overflow[position] : nil
+                guard position < fields.overflow.count else { return nil }
+                return (fields.overflow[position].key, fields.overflow[position].value.string)
             }
         }
     }
@@ -65,17 +79,17 @@ public struct L7Fields: Sequence, Equatable, Sendable, ExpressibleByArrayLiteral
     public func makeIterator() -> Iterator { Iterator(fields: self) }
 
     /// Calls `body` with each field in order, without copying the fields (the encoder's path).
-    public func forEachField(_ body: (String, String) throws -> Void) rethrows {
+    public func forEachField(_ body: (String, LogText) throws -> Void) rethrows {
         switch first {
-        case .some(let pair): try body(pair.0, pair.1)
+        case .some(let field): try body(field.key, field.value)
         case .none: break
         }
         switch second {
-        case .some(let pair): try body(pair.0, pair.1)
+        case .some(let field): try body(field.key, field.value)
         case .none: break
         }
         for index in overflow.indices {
-            try body(overflow[index].0, overflow[index].1)
+            try body(overflow[index].key, overflow[index].value)
         }
     }
 

@@ -40,7 +40,8 @@ public final class R2D2Parser: ConnectionParser {
             let allowed = connection.matches(request)
             connection.log(allowed ? .request : .denied,
                            .generic(proto: R2D2Parser.name,
-                                    fields: L7Fields(("cmd", ASCII.string(request.command)), ("file", ASCII.string(request.file)))))
+                                    fields: L7Fields(("cmd", LogText(decoding: request.command)),
+                                                    ("file", LogText(decoding: request.file)))))
             return allowed
         } ?? false
         if allowed {
