@@ -11,7 +11,7 @@ import Synchronization
 /// `proxylib/accesslog` client does.
 ///
 /// `log()` runs on Envoy's worker threads and never waits on the socket: it encodes the entry (bounded by
-/// `AccessLogLimits`, no allocation) into a free slot of a preallocated queue under a short lock and
+/// `AccessLogLimits`, no allocation) into a preallocated byte ring (`AccessLogQueue`) under a short lock and
 /// returns. If the queue is full (the collector is slow, stuck or gone for long) the entry is dropped and
 /// counted undelivered. One background thread owned by the client sends the queued entries in order.
 ///
@@ -37,7 +37,8 @@ public final class AccessLogClient: AccessLogSink, InstanceService {
     /// Tunables; the defaults suit production.
     public struct Configuration: Sendable {
         public var limits: AccessLogLimits
-        /// Entries that can wait for the socket; each slot holds `limits.maxEntryBytes`.
+        /// Entries that can wait for the socket (in a ring of 256 bytes per entry, at least four of
+        /// `limits.maxEntryBytes`).
         public var queueCapacity: Int
         /// Delay before redialling after a failed dial; doubles up to `maximumRedialDelay`.
         public var minimumRedialDelay: Duration

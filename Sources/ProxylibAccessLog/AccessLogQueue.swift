@@ -21,21 +21,31 @@ public struct AccessLogStatistics: Equatable, Sendable {
 /// The bounded queue between the datapath threads, which encode entries into it, and the sender thread, which
 /// writes them to the socket.
 ///
-/// A ring of `capacity` preallocated slots of `limits.maxEntryBytes` each. A producer encodes straight into
-/// the free slot after the tail while holding the lock (a few microseconds: the entry is bounded and the
-/// encoder allocates nothing); when no slot is free the entry is dropped. The sender reads the head slot
-/// *without* the lock: the slot stays counted as occupied until `finishHead`, so no producer writes to it
-/// meanwhile, and the lock hand-off orders the producer's writes before the sender's reads.
+/// Entries are packed one after another in a preallocated byte ring (`ringBytes`, 256 B per entry of
+/// `capacity`, at least four entries of `limits.maxEntryBytes`): consecutive entries share cache lines and
+/// pages, and the whole queue is a fraction of `capacity` × `maxEntryBytes`. A producer encodes straight to the
+/// tail of the ring while holding the lock (the encoder is bounded and allocates nothing), needing
+/// `maxEntryBytes` of contiguous room there — or at the start of the ring, which it then wraps to; when the
+/// queue holds `capacity` entries or the ring has no such room, the entry is dropped. The sender reads the
+/// head entry *without* the lock: the entry stays counted as queued until `finishHead`, so no producer writes
+/// over it meanwhile, and the lock hand-off orders the producer's writes before the sender's reads.
 final class AccessLogQueue: Sendable {
     let capacity: Int
     let wakeup: WakeupPipe
-    private let slots: SlotStorage
+    let ringBytes: Int
+    private let limits: AccessLogLimits
+    private let encoder: AccessLogEncoder
+    private let storage: EntryStorage
     private let state: Mutex<State>
 
     private struct State {
-        let encoder: AccessLogEncoder
+        /// Entry index of the head, and the number of entries queued.
         var head = 0
         var count = 0
+        /// Ring offsets: where the head entry starts and where the next one goes. With entries queued, the
+        /// ring has wrapped exactly when `tailOffset < headOffset` (room is always left between them).
+        var headOffset = 0
+        var tailOffset = 0
         var isClosed = false
         /// The sender found the queue empty and waits for a wake-up.
         var isSenderIdle = false
@@ -45,11 +55,27 @@ final class AccessLogQueue: Sendable {
         var statistics = AccessLogStatistics()
     }
 
-    init(capacity: Int, limits: AccessLogLimits, wakeup: WakeupPipe) {
+    init(capacity: Int, limits: AccessLogLimits, wakeup: WakeupPipe, ringBytes: Int? = nil) {
         self.capacity = max(capacity, 1)
         self.wakeup = wakeup
-        slots = SlotStorage(count: self.capacity, size: limits.maxEntryBytes)
-        state = Mutex(State(encoder: AccessLogEncoder(limits: limits)))
+        self.limits = limits
+        self.ringBytes = max(ringBytes ?? self.capacity * 256, 4 * limits.maxEntryBytes)
+        encoder = AccessLogEncoder(limits: limits)
+        storage = EntryStorage(entries: self.capacity, bytes: self.ringBytes)
+        state = Mutex(State())
+    }
+
+    /// Where an entry of up to `maxEntryBytes` can go, or nil when the ring has no such contiguous room.
+    private func writeOffset(_ state: State) -> Int? {
+        let room = limits.maxEntryBytes
+        guard state.count > 0 else { return 0 }
+        if state.tailOffset < state.headOffset {
+            // Wrapped: only the gap before the head, and it must stay a gap.
+            return state.headOffset - state.tailOffset > room ? state.tailOffset : nil
+        }
+        if ringBytes - state.tailOffset >= room { return state.tailOffset }
+        // Wrap to the start when the head has left enough room there.
+        return state.headOffset > room ? 0 : nil
     }
 
     // MARK: Producers (datapath threads)
@@ -70,19 +96,22 @@ final class AccessLogQueue: Sendable {
         var wakeSender = false
         let outcome: EnqueueOutcome = state.withLock { state in
             guard !state.isClosed else { return .ignored }
-            guard state.count < capacity else {
+            guard state.count < capacity, let offset = writeOffset(state) else {
                 state.statistics.undelivered += 1
                 state.droppedInRun += 1
                 let firstOfRun = !state.isDropping
                 state.isDropping = true
                 return .droppedQueueFull(firstOfRun: firstOfRun, total: state.statistics.undelivered)
             }
-            let index = slotIndex(state.head + state.count)
-            guard let length = state.encoder.encode(entry, into: slots.slot(index)) else {
+            let index = entryIndex(state.head + state.count)
+            guard let length = encoder.encode(entry, into: storage.bytes(at: offset, count: limits.maxEntryBytes))
+            else {
                 state.statistics.undelivered += 1
                 return .droppedUnencodable(total: state.statistics.undelivered)
             }
-            slots.setLength(length, of: index)
+            storage.record(index, offset: offset, length: length)
+            if state.count == 0 { state.headOffset = offset }
+            state.tailOffset = offset + length
             state.count += 1
             if state.isSenderIdle {
                 state.isSenderIdle = false
@@ -114,28 +143,34 @@ final class AccessLogQueue: Sendable {
                 state.isSenderIdle = true
                 return .idle
             }
-            return .send(slot: state.head, length: slots.length(of: state.head))
+            return .send(slot: state.head, length: storage.length(of: state.head))
         }
     }
 
     /// The head slot without regard to `close()` (the final flush).
     func head() -> (slot: Int, length: Int)? {
         state.withLock { state in
-            state.count > 0 ? (state.head, slots.length(of: state.head)) : nil
+            state.count > 0 ? (state.head, storage.length(of: state.head)) : nil
         }
     }
 
     /// The bytes of a slot returned by `nextWork`/`head`, valid until `finishHead`.
     func packet(slot: Int, length: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(slots.slot(slot))[..<length])
+        UnsafeRawBufferPointer(storage.bytes(at: storage.offset(of: slot), count: length))
     }
 
     /// Frees the head slot, counting its entry delivered or undelivered.
     func finishHead(delivered: Bool) {
         state.withLock { state in
             guard state.count > 0 else { return }
-            state.head = slotIndex(state.head + 1)
+            state.head = entryIndex(state.head + 1)
             state.count -= 1
+            if state.count == 0 {
+                state.headOffset = 0
+                state.tailOffset = 0
+            } else {
+                state.headOffset = storage.offset(of: state.head)
+            }
             if delivered {
                 state.statistics.delivered += 1
             } else {
@@ -155,6 +190,8 @@ final class AccessLogQueue: Sendable {
             let discarded = state.count
             state.statistics.undelivered += UInt64(discarded)
             state.count = 0
+            state.headOffset = 0
+            state.tailOffset = 0
             return discarded
         }
     }
@@ -181,37 +218,49 @@ final class AccessLogQueue: Sendable {
         }
     }
 
-    private func slotIndex(_ position: Int) -> Int {
+    private func entryIndex(_ position: Int) -> Int {
         position >= capacity ? position - capacity : position
     }
 }
 
-/// The queue's slot memory, allocated once. `@unchecked Sendable`: a slot is written only by a producer
-/// holding the queue lock while the slot is free, and read only by the sender while it is the occupied head;
-/// the lock orders the two.
-private final class SlotStorage: @unchecked Sendable {
-    private let bytes: UnsafeMutableRawPointer
+/// The queue's memory, allocated once: the byte ring and each queued entry's place in it, by entry index.
+/// `@unchecked Sendable`: an entry's bytes and record are written only by a producer holding the queue lock
+/// while that place is free, and read by the sender only while the entry is the queued head (or under the
+/// lock); the lock orders the two.
+private final class EntryStorage: @unchecked Sendable {
+    private let ring: UnsafeMutableRawPointer
+    private let ringBytes: Int
+    private let offsets: UnsafeMutablePointer<Int>
     private let lengths: UnsafeMutablePointer<Int>
-    private let size: Int
 
-    init(count: Int, size: Int) {
-        self.size = size
-        // Pages are touched only when slots are first used.
-        bytes = .allocate(byteCount: count * size, alignment: 16)
-        lengths = .allocate(capacity: count)
-        lengths.initialize(repeating: 0, count: count)
+    init(entries: Int, bytes: Int) {
+        ringBytes = bytes
+        // Pages are touched only as the ring is first used.
+        ring = .allocate(byteCount: bytes, alignment: 16)
+        offsets = .allocate(capacity: entries)
+        offsets.initialize(repeating: 0, count: entries)
+        lengths = .allocate(capacity: entries)
+        lengths.initialize(repeating: 0, count: entries)
     }
 
     deinit {
-        bytes.deallocate()
+        ring.deallocate()
+        offsets.deallocate()
         lengths.deallocate()
     }
 
-    func slot(_ index: Int) -> UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(start: bytes + index * size, count: size)
+    /// `count` bytes of the ring from `offset`, clipped to the ring (callers stay inside it).
+    func bytes(at offset: Int, count: Int) -> UnsafeMutableRawBufferPointer {
+        let start = min(max(offset, 0), ringBytes)
+        return UnsafeMutableRawBufferPointer(start: ring + start, count: min(max(count, 0), ringBytes - start))
     }
 
-    func length(of index: Int) -> Int { lengths[index] }
+    func record(_ index: Int, offset: Int, length: Int) {
+        offsets[index] = offset
+        lengths[index] = length
+    }
 
-    func setLength(_ length: Int, of index: Int) { lengths[index] = length }
+    func offset(of index: Int) -> Int { offsets[index] }
+
+    func length(of index: Int) -> Int { lengths[index] }
 }
