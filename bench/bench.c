@@ -836,6 +836,15 @@ static void measure_bulk_update(bench_ctx *ctx, npds_child *npds, uint64_t insta
     for (int p = 0; p < 2; p++) free(threads[i].samples[p]);
 }
 
+/* Stops the collector and the NPDS server and removes their sockets and directory. */
+static void stop_services(collector *col, npds_child *npds, const char *xds, const char *log_path, const char *dir) {
+  collector_stop(col);
+  npds_stop(npds);
+  unlink(xds);
+  unlink(log_path);
+  rmdir(dir);
+}
+
 int main(int argc, char **argv) {
   const char *lib_path = "build/libcilium.so";
   const char *python = getenv("PYTHON") ? getenv("PYTHON") : ".venv/bin/python";
@@ -893,11 +902,7 @@ int main(int argc, char **argv) {
     }
     dp_close_module(&ctx.lib, logged_instance);
     dp_close_module(&ctx.lib, instance);
-    collector_stop(&col);
-    npds_stop(&npds);
-    unlink(xds);
-    unlink(log_path);
-    rmdir(dir);
+    stop_services(&col, &npds, xds, log_path, dir);
     dp_library_close(&ctx.lib);
     return 0;
   }
@@ -954,11 +959,7 @@ int main(int argc, char **argv) {
   if (update.failed) failed++;
 
   dp_close_module(&ctx.lib, instance);
-  collector_stop(&col);
-  npds_stop(&npds);
-  unlink(xds);
-  unlink(log_path);
-  rmdir(dir);
+  stop_services(&col, &npds, xds, log_path, dir);
 
   /* ---- report ---- */
   printf("library: %s%s\n", lib_path, smoke ? "  (--smoke: 1 short run, figures not meaningful)" : "");
