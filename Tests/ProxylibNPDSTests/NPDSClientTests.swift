@@ -441,6 +441,22 @@ private func stop(_ client: NPDSClient) async -> Duration {
         await server.shutdown()
     }
 
+    /// OpenModule must not hold Envoy's main thread for the whole handshake timeout of a silent agent.
+    @Test func initStopsWaitingForASilentServerBeforeTheHandshakeTimeout() async throws {
+        let path = transportSocketPath("mute")
+        let server = TransportRawServer(path: path)
+        try await server.start(greeting: [], closeAfterGreeting: false)
+        let log = TransportSessionLog()
+        var configuration = fastConfiguration(handshakeTimeout: .seconds(5))
+        configuration.firstAttemptWait = .milliseconds(300)
+        let (client, elapsed) = await startClient(path: path, log: log, configuration: configuration)
+        #expect(elapsed < .seconds(3), "init returned after its own bound, not the 5 s handshake timeout")
+        #expect(client.status.lastAttemptEnd == nil, "the attempt is still going on in the background")
+        #expect(NPDSClientConfiguration.default.firstAttemptWait <= .seconds(1))
+        await stop(client)
+        await server.shutdown()
+    }
+
     @Test func serverThatClosesAtOnceIsRetried() async throws {
         let path = transportSocketPath("slam")
         let server = TransportRawServer(path: path)

@@ -96,9 +96,11 @@ struct NPDSClientConfiguration: Sendable {
     var transport = NPDSTransportConfiguration.default
     var initialBackoffMilliseconds: Int64 = 100
     var maximumBackoffMilliseconds: Int64 = 10_000
-    /// Safety bound on how long `init` waits for the first attempt (normally it takes milliseconds: the
-    /// transport's own connect and handshake timeouts end a stuck attempt first).
-    var firstAttemptWait: Duration = .seconds(10)
+    /// How long `init` (so OpenModule, on Envoy's main thread) waits for the first attempt. Normally it ends
+    /// in milliseconds; an agent that accepts the connection but never speaks HTTP/2 would hold it until the
+    /// transport's handshake timeout, so `init` stops waiting first and the attempt goes on in the background
+    /// (Go's non-blocking dial does not wait at all).
+    var firstAttemptWait: Duration = .seconds(1)
     /// How long `shutdown()` waits for the client's task to finish before shutting the loop down anyway.
     var shutdownWait: Duration = .seconds(2)
 
