@@ -128,6 +128,39 @@ import Testing
         #expect(instance.policyMatches(policyName: "1.1.1.1", ingress: true, port: 80, remoteID: 1, request: "x"))
     }
 
+    /// A connection keeps its resolved policy per snapshot and per request type: a new snapshot, or a request of
+    /// another type, resolves again; rules for another request type never allow.
+    @Test func connectionPolicyFollowsSnapshotsAndRequestTypes() throws {
+        let instance = Instance(id: 1, params: ModuleParams(), registry: registry)
+        func install(_ rules: [PortNetworkPolicyRuleConfig]?, version: String) throws {
+            let ports = rules.map { [PortNetworkPolicyConfig(port: 80, rules: $0)] } ?? []
+            try instance.updatePolicy(ports.isEmpty && rules == nil ? [] : [policy(ingress: ports)], version: version)
+        }
+        try install([equalsRule(["x"])], version: "1")
+        let connection = Connection(
+            instance: instance, id: 1, parserName: "test", ingress: true, sourceSecurityID: 1,
+            destinationSecurityID: 2, sourceAddress: "1.1.1.2:40000", destinationAddress: "1.1.1.1:80",
+            policyName: "1.1.1.1", port: 80, originalInjectBuffer: InjectBuffer(header: nil),
+            replyInjectBuffer: InjectBuffer(header: nil))
+        #expect(connection.matches("x"))
+        #expect(!connection.matches("y"))
+        #expect(!connection.matches(42), "rules for String requests never allow an Int request")
+        #expect(connection.matches("x"), "back to String requests: resolved again for that type")
+
+        try install([equalsRule(["y"])], version: "2")
+        #expect(!connection.matches("x"))
+        #expect(connection.matches("y"))
+        #expect(connection.policy(for: String.self).constant == nil)
+
+        try install([], version: "3")
+        #expect(connection.policy(for: String.self).constant == true, "a port without rules: a constant answer")
+        #expect(connection.matches(42))
+
+        try install(nil, version: "4")
+        #expect(connection.policy(for: String.self).constant == false, "no endpoint policy: nothing allowed")
+        #expect(!connection.matches("y"))
+    }
+
     @Test func unchangedEndpointPoliciesAreReused() throws {
         let instance = Instance(id: 1, params: ModuleParams(), registry: registry)
         let a = policy(ingress: [.init(port: 80)])
