@@ -33,6 +33,7 @@ DATAPATH_INCLUDES := -IInclude -ISources/CDatapath/include
 # Debian packages the build links statically; installed on first use when missing.
 PCRE2_STATIC := $(firstword $(wildcard /usr/lib/*/libpcre2-8.a /usr/lib/libpcre2-8.a))
 PROTOBUF_C_STATIC := $(firstword $(wildcard /usr/lib/*/libprotobuf-c.a /usr/lib/libprotobuf-c.a))
+LIBSTDCXX_STATIC := $(firstword $(wildcard /usr/lib/gcc/*/*/libstdc++.a))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # `make` alone builds the library: the included proto rules must not become the default goal.
@@ -48,14 +49,28 @@ lib: $(CILIUM_SO)
 # The version script is not a Swift input: touching it alone would not relink, so the rule always relinks
 # when the map changes by removing the product first.
 deps:
-ifeq ($(and $(PCRE2_STATIC),$(PROTOBUF_C_STATIC)),)
-	$(SUDO) apt-get install -y --no-install-recommends libpcre2-dev libprotobuf-c-dev || \
-	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends libpcre2-dev libprotobuf-c-dev; }
+ifeq ($(and $(PCRE2_STATIC),$(PROTOBUF_C_STATIC),$(LIBSTDCXX_STATIC)),)
+	$(SUDO) apt-get install -y --no-install-recommends libpcre2-dev libprotobuf-c-dev g++ || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends libpcre2-dev libprotobuf-c-dev g++; }
 endif
 
-$(CILIUM_SO): $(SWIFT_SOURCES) | deps
+# The C++ runtime under the Swift runtime goes into libcilium.so statically too, so that it needs only libc and
+# libm: swiftc's link line asks for -lstdc++ and -lgcc_s, and this folder, searched first, has linker scripts
+# by those names that name the static archives. (A bare `swift build` links the shared ones.)
+STATIC_CXX := $(BUILD)/static-cxx
+
+$(STATIC_CXX)/.ready: | deps
+	mkdir -p $(STATIC_CXX)
+	for pair in libstdc++.so:libstdc++.a libgcc_s.so:libgcc_eh.a; do \
+	  archive=$$($(CC) -print-file-name=$${pair#*:}); \
+	  case "$$archive" in /*) ;; *) echo "$${pair#*:} not found: install g++ (the static C++ runtime)" >&2; exit 1;; esac; \
+	  echo "INPUT($$archive)" > $(STATIC_CXX)/$${pair%%:*}; \
+	done
+	touch $@
+
+$(CILIUM_SO): $(SWIFT_SOURCES) $(STATIC_CXX)/.ready | deps
 	rm -f .build/release/libcilium.so
-	$(SWIFT) build -c release --product cilium
+	$(SWIFT) build -c release --product cilium -Xlinker -L$(abspath $(STATIC_CXX))
 	mkdir -p $(BUILD)
 	cp .build/release/libcilium.so $@.tmp
 	strip --strip-debug $@.tmp
