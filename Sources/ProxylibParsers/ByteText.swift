@@ -3,8 +3,9 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import ProxylibCore
 
-/// Byte-string helpers over borrowed memory (no copies). Comparisons are memcmp/memchr: the generic
+/// Byte-string helpers over borrowed memory (no copies), on `ByteSearch` (memchr/memcmp): the generic
 /// `elementsEqual` walks two iterators a byte at a time, and these run for every request.
 enum ASCII {
     /// Go's `bytes.TrimSpace` for the ASCII white space set (tab, LF, VT, FF, CR, space).
@@ -20,26 +21,15 @@ enum ASCII {
     }
 
     static func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
-        prefix.count <= bytes.count && same(bytes, at: 0, prefix)
+        prefix.withUnsafeBytes { ByteSearch.matches($0, in: bytes, at: 0) }
     }
 
     static func hasSuffix(_ bytes: UnsafeRawBufferPointer, _ suffix: [UInt8]) -> Bool {
-        suffix.count <= bytes.count && same(bytes, at: bytes.count - suffix.count, suffix)
+        suffix.withUnsafeBytes { ByteSearch.matches($0, in: bytes, at: bytes.count - suffix.count) }
     }
 
     static func contains(_ bytes: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
-        guard needle.count <= bytes.count else { return false }
-        guard let first = needle.first else { return true }
-        guard let base = bytes.baseAddress else { return false }
-        var start = 0
-        let lastStart = bytes.count - needle.count
-        while start <= lastStart {
-            guard let hit = memchr(base + start, Int32(first), lastStart - start + 1) else { return false }
-            let offset = UnsafeRawPointer(hit) - base
-            if same(bytes, at: offset, needle) { return true }
-            start = offset + 1
-        }
-        return false
+        needle.isEmpty || needle.withUnsafeBytes { ByteSearch.firstIndex(of: $0, in: bytes) != nil }
     }
 
     /// The offset of the first `byte` in `bytes`.
@@ -49,16 +39,6 @@ enum ASCII {
     }
 
     static func equals(_ bytes: UnsafeRawBufferPointer, _ other: [UInt8]) -> Bool {
-        bytes.count == other.count && same(bytes, at: 0, other)
-    }
-
-    /// Whether `other` occurs in `bytes` at `offset`; the caller has checked that it fits.
-    private static func same(_ bytes: UnsafeRawBufferPointer, at offset: Int, _ other: [UInt8]) -> Bool {
-        guard !other.isEmpty else { return true }
-        guard let base = bytes.baseAddress else { return false }
-        return other.withUnsafeBytes { otherBytes in
-            guard let otherBase = otherBytes.baseAddress else { return false }
-            return memcmp(base + offset, otherBase, otherBytes.count) == 0
-        }
+        bytes.count == other.count && other.withUnsafeBytes { ByteSearch.matches($0, in: bytes, at: 0) }
     }
 }

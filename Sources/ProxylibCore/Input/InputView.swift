@@ -166,9 +166,9 @@ public struct InputView {
     /// Whether `pattern` occurs at `offset`.
     public func matches(_ pattern: UnsafeRawBufferPointer, at offset: Int) -> Bool {
         guard offset >= 0, pattern.count <= count - offset else { return false }
-        guard let patternBase = pattern.baseAddress, !pattern.isEmpty else { return true }
-        if let bytes = contiguousBytes, let base = bytes.baseAddress {
-            return memcmp(base + offset, patternBase, pattern.count) == 0
+        if pattern.isEmpty { return true }
+        if let bytes = contiguousBytes {
+            return ByteSearch.matches(pattern, in: bytes, at: offset)
         }
         var matched = true
         var skip = offset
@@ -208,17 +208,9 @@ public struct InputView {
 
     /// The offset of the first occurrence of `delimiter` (non-empty) at or after `start`, across segments.
     public func firstIndex(of delimiter: UnsafeRawBufferPointer, from start: Int = 0) -> Int? {
-        guard let first = delimiter.first, let delimiterBase = delimiter.baseAddress else { return nil }
-        if let bytes = contiguousBytes, let base = bytes.baseAddress {
-            guard start >= 0 else { return nil }
-            var candidate = start
-            while candidate <= count - delimiter.count,
-                  let hit = memchr(base + candidate, Int32(first), count - delimiter.count - candidate + 1) {
-                let offset = UnsafeRawPointer(hit) - base
-                if memcmp(base + offset, delimiterBase, delimiter.count) == 0 { return offset }
-                candidate = offset + 1
-            }
-            return nil
+        guard let first = delimiter.first else { return nil }
+        if let bytes = contiguousBytes {
+            return ByteSearch.firstIndex(of: delimiter, in: bytes, from: start)
         }
         var candidate = start
         while let hit = firstIndex(of: first, from: candidate) {

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// A policy regular expression that is plain printable-ASCII text, optionally anchored: `^/public/`,
 /// `\.png$`, `^GET$`, `admin`. Policies are full of these, and comparing bytes is several times cheaper than
 /// a call into PCRE2. Anything else (classes, repeats, groups, alternation, flags, escapes other than
@@ -82,34 +76,13 @@ struct LiteralPattern: Sendable, Equatable {
     }
 
     func matches(_ subject: UnsafeRawBufferPointer) -> Bool {
-        guard text.count <= subject.count else { return false }
-        switch anchoring {
-        case .start: return same(subject, at: 0)
-        case .end: return same(subject, at: subject.count - text.count)
-        case .both: return text.count == subject.count && same(subject, at: 0)
-        case .none: return occurs(in: subject)
+        text.withUnsafeBytes { literal in
+            switch anchoring {
+            case .start: return ByteSearch.matches(literal, in: subject, at: 0)
+            case .end: return ByteSearch.matches(literal, in: subject, at: subject.count - literal.count)
+            case .both: return literal.count == subject.count && ByteSearch.matches(literal, in: subject, at: 0)
+            case .none: return literal.isEmpty || ByteSearch.firstIndex(of: literal, in: subject) != nil
+            }
         }
-    }
-
-    private func same(_ subject: UnsafeRawBufferPointer, at offset: Int) -> Bool {
-        guard !text.isEmpty else { return true }
-        guard let base = subject.baseAddress else { return false }
-        return text.withUnsafeBytes { literal in
-            guard let literalBase = literal.baseAddress else { return false }
-            return memcmp(base + offset, literalBase, literal.count) == 0
-        }
-    }
-
-    private func occurs(in subject: UnsafeRawBufferPointer) -> Bool {
-        guard let first = text.first else { return true }
-        guard let base = subject.baseAddress else { return false }
-        let lastStart = subject.count - text.count
-        var start = 0
-        while start <= lastStart, let hit = memchr(base + start, Int32(first), lastStart - start + 1) {
-            let offset = UnsafeRawPointer(hit) - base
-            if same(subject, at: offset) { return true }
-            start = offset + 1
-        }
-        return false
     }
 }
