@@ -39,6 +39,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # `make` alone builds the library: the included proto rules must not become the default goal.
 .DEFAULT_GOAL := all
 include Proto/Makefile.inc
+# Hardening: fuzzing (make fuzz), sanitizers (make test-asan, make test-tsan), stress and faults (make stress).
+-include Tests/Fuzz/fuzz.mk
+-include Tests/Sanitizers/sanitizers.mk
+-include Tests/Stress/stress.mk
 
 .PHONY: all lib deps test unit-test harness-test artifact-test alloc-test npds-test host-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean
 

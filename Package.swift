@@ -30,7 +30,7 @@ let hotPathSettings: [SwiftSetting] = [
 let package = Package(
     name: "swift-proxylib",
     products: [
-        .library(name: "cilium", type: .dynamic, targets: ["CiliumProxylib"]),
+        .library(name: "cilium", type: .dynamic, targets: ["LibCilium"]),
         .executable(name: "proxylib-host", targets: ["ProxylibHost"]),
     ],
     dependencies: [
@@ -87,10 +87,17 @@ let package = Package(
         // Access logging: cilium.LogEntry packets on the agent's SOCK_SEQPACKET socket, never blocking the datapath.
         .target(name: "ProxylibAccessLog", dependencies: ["ProxylibCore"], swiftSettings: hotPathSettings),
 
-        // The C ABI boundary: thin @_cdecl glue, linked into libcilium.so.
+        // The C ABI boundary: thin @_cdecl glue.
         .target(
             name: "CiliumProxylib",
-            dependencies: ["CProxylib", "ProxylibCore", "ProxylibParsers", "ProxylibNPDS", "ProxylibAccessLog"],
+            dependencies: ["CProxylib", "ProxylibCore", "ProxylibParsers", "ProxylibNPDS", "ProxylibAccessLog"]
+        ),
+
+        // libcilium.so: the ABI boundary linked as a self-contained shared object. The link settings sit on this
+        // thin target so that executables (the fuzzers) can link CiliumProxylib without them.
+        .target(
+            name: "LibCilium",
+            dependencies: ["CiliumProxylib"],
             linkerSettings: [.unsafeFlags(sharedObjectLinkerFlags)]
         ),
 
