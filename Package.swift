@@ -32,6 +32,7 @@ let package = Package(
     products: [
         .library(name: "cilium", type: .dynamic, targets: ["LibCilium"]),
         .executable(name: "proxylib-host", targets: ["ProxylibHost"]),
+        .executable(name: "proxylib-fuzz", targets: ["ProxylibFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
@@ -121,6 +122,17 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Xcc", "-I\(packageDirectory)/Include"])]
         ),
 
+        // Fuzzing (Tests/Fuzz/README.md): the targets and their invariants, and `proxylib-fuzz`, which runs them
+        // under libFuzzer in a `make fuzz` build (CFuzzerDriver bridges to it) or replays inputs in any build.
+        .target(
+            name: "ProxylibFuzzTargets",
+            dependencies: ["CiliumProxylib", "CDatapath", "CProxylib", "ProxylibCore", "ProxylibNPDS",
+                           "ProxylibAccessLog", "CCiliumProto"],
+            swiftSettings: [.unsafeFlags(["-Xcc", "-I\(packageDirectory)/Include"])]
+        ),
+        .target(name: "CFuzzerDriver"),
+        .executableTarget(name: "ProxylibFuzz", dependencies: ["ProxylibFuzzTargets", "CFuzzerDriver", "ProxylibCore"]),
+
         // Test tooling: replays parser vectors whole, byte by byte and randomly split.
         .target(name: "ProxylibTestSupport", dependencies: ["CProxylib", "ProxylibCore"], path: "Tests/ProxylibTestSupport"),
 
@@ -141,6 +153,7 @@ let package = Package(
             name: "ProxylibAccessLogTests",
             dependencies: ["ProxylibCore", "ProxylibAccessLog", "CCiliumProto", "ProxylibParsers", "ProxylibTestSupport"]
         ),
+        .testTarget(name: "ProxylibFuzzTests", dependencies: ["ProxylibFuzzTargets"]),
         .testTarget(name: "ProxylibHostTests", dependencies: ["ProxylibHost", "ProxylibNPDS", "CCiliumProto"]),
         .testTarget(
             name: "ProxylibParsersTests",

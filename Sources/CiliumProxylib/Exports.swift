@@ -7,7 +7,8 @@ import ProxylibParsers
 /// The process-wide library state, created on first use (Swift globals initialize once, thread-safely).
 /// An instance with an `xds-path` gets an NPDS client feeding its policy map; one with an `access-log-path` an
 /// access-log client.
-let runtime = ProxylibRuntime(
+/// Public for in-process drivers of the entry points (the fuzzers install policies into its instances).
+public let runtime = ProxylibRuntime(
     registry: BuiltinParsers.registry,
     makeAccessLog: { params in
         params.accessLogPath.isEmpty ? nil : AccessLogClient(path: params.accessLogPath)

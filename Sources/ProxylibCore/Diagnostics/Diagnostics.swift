@@ -23,7 +23,16 @@ public enum Diagnostics {
     }
 
     public static func error(_ message: String) {
+        guard !errorsSilenced.load(ordering: .relaxed) else { return }
         write("error", message)
+    }
+
+    private static let errorsSilenced = Atomic<Bool>(false)
+
+    /// Drops error messages (in-process drivers such as the fuzzers, which provoke every error on purpose and
+    /// would otherwise spend their time writing them).
+    public static func setErrorsSilenced(_ silenced: Bool) {
+        errorsSilenced.store(silenced, ordering: .relaxed)
     }
 
     private static func write(_ level: String, _ message: String) {

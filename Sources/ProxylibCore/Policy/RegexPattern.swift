@@ -79,6 +79,14 @@ public final class RegexPattern: Sendable, CustomStringConvertible {
         }
     }
 
+    /// Matches `subject` through the engine and, for a plain-text pattern, by byte comparison too; false when
+    /// the two answers differ (for tests and fuzzers: the byte comparison must be a pure shortcut).
+    public func literalAndEngineAgree(on subject: UnsafeRawBufferPointer) -> Bool {
+        let engine = engineMatches(subject)
+        guard let literal else { return true }
+        return literal.matches(subject) == engine
+    }
+
     /// Whether the pattern matches anywhere in `subject`.
     public func matches(_ subject: String, whenUndecided: Bool = false) -> Bool {
         var subject = subject

@@ -1,0 +1,95 @@
+// proxylib-fuzz: the fuzz targets of Sources/ProxylibFuzzTargets behind one command.
+//
+//   proxylib-fuzz list
+//   proxylib-fuzz seeds OUTPUT-FOLDER NPDS-FIXTURE-FOLDER      (writes the seed corpora)
+//   proxylib-fuzz TARGET [libFuzzer flags] [corpus folders]    (a `make fuzz` build: runs libFuzzer)
+//   proxylib-fuzz TARGET FILE|FOLDER...                        (any build: replays the inputs, reports violations)
+//
+// A broken invariant aborts with its description, so libFuzzer keeps the input as a crash.
+#if canImport(Glibc)
+import Glibc
+#endif
+import CFuzzerDriver
+import ProxylibCore
+import ProxylibFuzzTargets
+
+nonisolated(unsafe) var selected: FuzzTarget?
+
+func runOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    guard let target = selected else { return 0 }
+    do {
+        try target.run(UnsafeRawBufferPointer(start: data, count: size))
+    } catch {
+        printError("proxylib-fuzz \(target.name): invariant broken: \(error)\n")
+        abort()
+    }
+    return 0
+}
+
+func printError(_ text: String) {
+    _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+}
+
+func usage() -> Never {
+    var text = "usage: proxylib-fuzz list | TARGET [libFuzzer flags] [corpus folders or files]\ntargets:\n"
+    for target in FuzzTargets.all { text += "  \(target.name)\t\(target.summary)\n" }
+    printError(text)
+    exit(2)
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2 else { usage() }
+if arguments[1] == "seeds" {
+    // proxylib-fuzz seeds OUTPUT-FOLDER NPDS-FIXTURE-FOLDER
+    guard arguments.count == 4 else { usage() }
+    exit(FuzzSeeds.write(to: arguments[2], fixtures: arguments[3]) ? 0 : 1)
+}
+if arguments[1] == "list" {
+    for target in FuzzTargets.all { print(target.name) }
+    exit(0)
+}
+guard let target = FuzzTargets.named(arguments[1]) else { usage() }
+selected = target
+Diagnostics.setErrorsSilenced(true)
+
+if proxylib_fuzzer_available() != 0 {
+    // libFuzzer sees the command line without the target name.
+    var argv: [UnsafeMutablePointer<CChar>?] = [strdup(arguments[0])] + arguments.dropFirst(2).map { strdup($0) } + [nil]
+    var argc = Int32(argv.count - 1)
+    let status = argv.withUnsafeMutableBufferPointer { buffer -> Int32 in
+        var base: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = buffer.baseAddress
+        return proxylib_fuzzer_run(&argc, &base) { data, size in runOne(data, size) }
+    }
+    exit(status)
+}
+
+// Replay: every file named, and every file in every folder named.
+var files: [String] = []
+for path in arguments.dropFirst(2) where !path.hasPrefix("-") {
+    if let directory = opendir(path) {
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if !name.hasPrefix(".") { files.append(path + "/" + name) }
+        }
+        closedir(directory)
+    } else {
+        files.append(path)
+    }
+}
+files.sort()
+for file in files {
+    guard let handle = fopen(file, "rb") else {
+        printError("proxylib-fuzz: cannot open \(file)\n")
+        exit(1)
+    }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&chunk, 1, chunk.count, handle)
+        if n <= 0 { break }
+        bytes += chunk[..<n]
+    }
+    fclose(handle)
+    _ = bytes.withUnsafeBufferPointer { runOne($0.baseAddress, $0.count) }
+}
+print("proxylib-fuzz \(target.name): \(files.count) inputs replayed, no invariant broken")
