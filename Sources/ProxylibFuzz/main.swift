@@ -51,6 +51,7 @@ if arguments[1] == "list" {
 guard let target = FuzzTargets.named(arguments[1]) else { usage() }
 selected = target
 Diagnostics.setErrorsSilenced(true)
+target.prepare()
 
 if proxylib_fuzzer_available() != 0 {
     // libFuzzer sees the command line without the target name.

@@ -45,9 +45,9 @@ public enum DatapathFuzzTarget {
     public static let targets: [FuzzTarget] = profiles.map { profile in
         let shortName = profile.parser.hasPrefix("test.") ? String(profile.parser.dropFirst(5)) : profile.parser
         return FuzzTarget(name: "datapath-\(shortName)",
-                          summary: "\(profile.parser) through the C datapath and the five entry points") { bytes in
-            try DatapathDriver.shared.run(profile, bytes)
-        }
+                          summary: "\(profile.parser) through the C datapath and the five entry points",
+                          prepare: { _ = try? DatapathDriver.shared.instanceID(for: profile) },
+                          run: { bytes in try DatapathDriver.shared.run(profile, bytes) })
     }
 }
 
@@ -70,7 +70,7 @@ final class DatapathDriver: Sendable {
         }
     }
 
-    private func instanceID(for profile: DatapathFuzzTarget.Profile) throws(FuzzViolation) -> UInt64 {
+    func instanceID(for profile: DatapathFuzzTarget.Profile) throws(FuzzViolation) -> UInt64 {
         let id: UInt64? = instances.withLock { opened in
             if let id = opened[profile.parser] { return id }
             // Entries go to a socket that is never there: they are encoded and queued (then dropped), which is

@@ -13,11 +13,16 @@ public struct FuzzViolation: Error, CustomStringConvertible, Sendable {
 public struct FuzzTarget: Sendable {
     public let name: String
     public let summary: String
+    /// One-time set-up (library instances, policies), run before the first input so that the allocations it
+    /// keeps are not taken for leaks of that input.
+    public let prepare: @Sendable () -> Void
     public let run: @Sendable (UnsafeRawBufferPointer) throws -> Void
 
-    public init(name: String, summary: String, run: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void) {
+    public init(name: String, summary: String, prepare: @escaping @Sendable () -> Void = {},
+                run: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void) {
         self.name = name
         self.summary = summary
+        self.prepare = prepare
         self.run = run
     }
 }

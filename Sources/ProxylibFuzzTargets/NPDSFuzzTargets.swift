@@ -19,11 +19,13 @@ import Synchronization
 /// publishes nothing and the reply carries a reason; the reply always decodes as a `DiscoveryRequest`; after
 /// an ACK, requests through the datapath on connections the policy may cover are answered (no trap).
 public enum NPDSFuzzTargets {
-    public static let response = FuzzTarget(name: "npds-response", summary: "DiscoveryResponse bytes → decode, validate, compile") { bytes in
+    public static let response = FuzzTarget(name: "npds-response", summary: "DiscoveryResponse bytes → decode, validate, compile",
+                                            prepare: NPDSFuzzDriver.shared.prepare) { bytes in
         try NPDSFuzzDriver.shared.apply(Array(bytes))
     }
 
-    public static let policy = FuzzTarget(name: "npds-policy", summary: "structure-aware NetworkPolicy messages") { bytes in
+    public static let policy = FuzzTarget(name: "npds-policy", summary: "structure-aware NetworkPolicy messages",
+                                          prepare: NPDSFuzzDriver.shared.prepare) { bytes in
         var input = FuzzInput(bytes)
         let generated = PolicyGenerator.generate(&input)
         try generated.checkDecoding()
@@ -44,17 +46,25 @@ public enum NPDSFuzzTargets {
 final class NPDSFuzzDriver: Sendable {
     static let shared = NPDSFuzzDriver()
 
-    /// Serializes inputs; holds the instance's id once opened (it keeps the policy of the last ACK, as a
-    /// long-lived NPDS stream does).
+    /// Serializes inputs; holds the instance's id once opened. Each input starts from the empty policy and
+    /// leaves it empty again, so inputs are independent and each frees what it allocated (the leak checker
+    /// compares allocations per input).
     private let lock = Mutex<UInt64>(0)
 
-    func apply(_ message: [UInt8]) throws(FuzzViolation) {
-        try lock.withLock { id throws(FuzzViolation) in
+    func prepare() {
+        lock.withLock { id in
             Diagnostics.setErrorsSilenced(true)
             if id == 0 {
                 id = runtime.openModule([("access-log-path", "/nonexistent/proxylib-fuzz-npds.sock")], debug: false)
             }
+        }
+    }
+
+    func apply(_ message: [UInt8]) throws(FuzzViolation) {
+        prepare()
+        try lock.withLock { id throws(FuzzViolation) in
             guard let instance = runtime.instances.find(id) else { throw FuzzViolation("no instance") }
+            defer { try? instance.updatePolicy([], version: "") }
             var state = NPDSStreamState(nodeID: "fuzz", instance: instance)
             _ = state.initialRequest()
             let generation = instance.policyGenerationNow

@@ -27,7 +27,8 @@ public enum RegexFuzzTarget {
         do {
             compiled = try RegexPattern(pattern)
         } catch let error as PolicyError {
-            guard error.description.hasPrefix("invalid regular expression \"") else {
+            // Compared as bytes: a combining character after the quote would join it in one Character.
+            guard error.description.utf8.starts(with: "invalid regular expression \"".utf8) else {
                 throw FuzzViolation("pattern \(pattern.debugDescription) rejected without the usual reason: \(error)")
             }
             return

@@ -8,7 +8,7 @@
 # .build-fuzz/artifacts/TARGET/ (commit it under Tests/Fuzz/regressions/TARGET/ once fixed). The summary table
 # goes to stdout and .build-fuzz/fuzz-report.txt; the exit status is non-zero when any target failed.
 set -uo pipefail
-binary=$1; shift
+binary=$(realpath "$1"); shift
 runs=10000000; seconds=0; jobs=1; targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -24,7 +24,10 @@ work="$root/.build-fuzz"
 report="$work/fuzz-report.txt"
 mkdir -p "$work"
 # Leaks are checked after every input that allocated more than it freed; -rss_limit_mb stops runaway growth.
+# The Swift runtime's own crash backtracer would read memory ASan guards after an abort: libFuzzer reports.
+export SWIFT_BACKTRACE=enable=no
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/Tests/Fuzz/lsan.supp:print_suppressions=0}"
 passed=0; failed=0
 printf '%-24s %12s %10s %8s %8s %8s  %s\n' target executions exec/s edges features corpus result | tee "$report"
 for target in "${targets[@]}"; do

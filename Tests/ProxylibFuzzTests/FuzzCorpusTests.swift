@@ -18,6 +18,7 @@ import Testing
     @Test(arguments: FuzzTargets.all.map(\.name))
     func corpusAndRegressionsReplayClean(_ name: String) throws {
         let target = try #require(FuzzTargets.named(name))
+        target.prepare()
         var replayed = 0
         for folder in ["corpus", "regressions"] {
             for file in FuzzSeeds.fixtureNames(in: "\(Self.fuzzRoot)/\(folder)/\(name)", suffix: "") {
@@ -67,19 +68,22 @@ import Testing
 
     /// Runs the op-contract check on forged ops for an input of `offered` bytes.
     func check(_ ops: [(FilterOpType, Int64)], offered: Int = 10, injected: Int = 0, reply: Bool = false,
-               result: FilterResult = FILTER_OK) throws(FuzzViolation) {
+               result: FilterResult = FILTER_OK) throws {
         var storage = ops.map { FilterOp(op: UInt64($0.0.rawValue), n_bytes: $0.1) } + [FilterOp(op: 0, n_bytes: 0)]
         var inject = [UInt8](repeating: 0, count: 16)
-        try storage.withUnsafeMutableBytes { opsBytes throws(FuzzViolation) in
-            try inject.withUnsafeMutableBytes { injectBytes throws(FuzzViolation) in
-                let before = GoSlice(data: opsBytes.baseAddress, len: 0, cap: GoInt(ops.count + 1))
-                let after = GoSlice(data: opsBytes.baseAddress, len: GoInt(ops.count), cap: GoInt(ops.count + 1))
-                let slice = GoSlice(data: injectBytes.baseAddress, len: GoInt(injected), cap: 16)
-                let state = OpsContract.InjectState(data: injectBytes.baseAddress, cap: 16)
-                try OpsContract.check(result: result, offered: offered, opsBefore: before, opsAfter: after, reply: reply,
-                                      injectBefore: [state, state], injectAfter: [slice, slice])
-            }
+        let opsBase = storage.withUnsafeMutableBytes { $0.baseAddress }
+        let injectBase = inject.withUnsafeMutableBytes { $0.baseAddress }
+        // Only the addresses are compared; the ops are read while `storage` is alive.
+        let before = GoSlice(data: opsBase, len: 0, cap: GoInt(ops.count + 1))
+        let after = GoSlice(data: opsBase, len: GoInt(ops.count), cap: GoInt(ops.count + 1))
+        let slice = GoSlice(data: injectBase, len: GoInt(injected), cap: 16)
+        let state = OpsContract.InjectState(data: injectBase, cap: 16)
+        try withExtendedLifetime((storage, inject)) {
+            try OpsContract.check(result: result, offered: offered, opsBefore: before, opsAfter: after, reply: reply,
+                                  injectBefore: [state, state], injectAfter: [slice, slice])
         }
+        storage.removeAll()
+        inject.removeAll()
     }
 
     @Test func opsContractAcceptsWhatTheDatapathAllows() {
