@@ -82,6 +82,19 @@ import ProxylibTestSupport
         #expect(fixture.log.count(.request) == 1)
     }
 
+    // Found by fuzzing (datapath-lineparser): two INSERTs in one call whose lines together exceed the inject
+    // buffer. The second fits only partly, and its INJECT claimed the whole line against the buffer's total, so
+    // the ops asked the datapath for 20 bytes of a 16-byte buffer. All INJECTs of a call now count together.
+    @Test func injectsOfOneCallMayNotClaimMoreThanTheBufferHolds() {
+        let fixture = ParserFixture()
+        let connection = fixture.connect("test.lineparser", injectBufferSize: 16)
+        let outcome = connection.onData("INSERT x c\nINSERT d\n")
+        #expect(outcome.result == FILTER_PARSER_ERROR)
+        let fits = fixture.connect("test.lineparser", injectBufferSize: 16)
+        // Exactly full: the call ends with the buffer (the datapath sends it, then calls again for the DROP).
+        #expect(fits.onData("INSERT 1\nINSERT\n").ops == [.inject(9), .drop(9), .inject(7)])
+    }
+
     // The blockparser inject-buffer overflow case: a 5000-byte INSERT block goes out in 1024-byte pieces.
     @Test func largeInsertIsInjectedInPieces() {
         let fixture = ParserFixture()

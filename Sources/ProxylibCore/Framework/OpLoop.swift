@@ -9,7 +9,9 @@ import CProxylib
 /// - INJECT does not advance; the loop stops once that direction's inject buffer is full.
 /// - ERROR is terminal (upstream keeps calling the parser after ERROR until the slice is full; the datapath
 ///   closes the connection at the first ERROR either way).
-/// - A byte count ≤ 0, an INJECT larger than the inject buffer holds, or a thrown error → PARSER_ERROR, with
+/// - A byte count ≤ 0, INJECT ops claiming more bytes than the inject buffer holds (all INJECTs of one call
+///   together: the datapath takes each op's bytes off the front of the buffer), or a thrown error →
+///   PARSER_ERROR, with
 ///   a Denied access-log entry `status: "Panic: …"` for failures (upstream's recover() path).
 extension Connection {
     func onData(reply: Bool, endStream: Bool, input: InputView, ops: UnsafeMutablePointer<GoSlice>) -> FilterResult {
@@ -19,6 +21,7 @@ extension Connection {
             return FILTER_UNKNOWN_ERROR
         }
         var remaining = input
+        var injected = 0
         while !opsSlice.isFull {
             let op: ParserOp
             do {
@@ -38,8 +41,9 @@ extension Connection {
             case .inject(let n):
                 guard n > 0 else { return invalidLength(op) }
                 let buffered = injectBuffer(reply: reply).count
-                if n > buffered {
-                    return fail("parser \(parserName) returned \(op) with \(buffered) bytes in the inject buffer")
+                injected += n
+                if injected > buffered {
+                    return fail("parser \(parserName) returned \(op), \(injected) bytes injected in this call, with \(buffered) bytes in the inject buffer")
                 }
                 opsSlice.append(op: op.wireOp, bytes: Int64(n))
                 if isInjectBufferFull(reply: reply) { return FILTER_OK }
