@@ -92,8 +92,10 @@ public enum AccessLogFuzzTarget {
                 kept.append((try utf8(field.pointee.key, "field key"), try utf8(field.pointee.value, "field value")))
             }
             var omitted = 0
-            if let last = kept.last, last.key == "…" {
-                omitted = try markerCount(last.value, prefix: "[", suffix: " more fields omitted]")
+            // A field of its own may be called "…" too: only a well-formed marker counts as one.
+            if let last = kept.last, last.key == "…",
+               let count = try? markerCount(last.value, prefix: "[", suffix: " more fields omitted]") {
+                omitted = count
                 kept.removeLast()
             }
             guard kept.count <= limits.maxItems else { throw FuzzViolation("\(kept.count) fields kept") }
