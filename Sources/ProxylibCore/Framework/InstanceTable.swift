@@ -14,7 +14,8 @@ public final class InstanceTable: Sendable {
         var lastID: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    // A plain lock, not `Mutex`: `find` runs on every OnNewConnection from every worker (see `PlainLock`).
+    private let state = PlainLock(State())
     /// Serializes OpenModule calls: making an instance may wait (its NPDS client waits up to a second for the
     /// first connection attempt), and two opens with the same parameters must not both make one. `state` is
     /// never held during that wait, so `find` (every OnNewConnection, on Envoy's worker threads) and `close`
