@@ -39,6 +39,31 @@ SMOKE = os.environ.get("FAULTS_SMOKE") == "1"
 WORKER_CALL_BOUND = 0.5
 OPEN_MODULE_BOUND = 1.5
 CLOSE_MODULE_BOUND = 1.5
+# Figures of the whole session, printed at the end (pytest_terminal_summary).
+FIGURES = {"loads": 0, "connections": 0, "requests": 0, "never_denied": 0, "max_ns.new": 0.0, "max_ns.data": 0.0,
+           "max_ns.close": 0.0, "open_module_max_s": 0.0, "close_module_max_s": 0.0, "open_module_calls": 0}
+
+
+def record(stats):
+    FIGURES["loads"] += 1
+    FIGURES["connections"] += int(stats["connections"])
+    FIGURES["requests"] += int(stats["requests"])
+    FIGURES["never_denied"] += int(stats["denied.never"])
+    for kind in ("new", "data", "close"):
+        FIGURES[f"max_ns.{kind}"] = max(FIGURES[f"max_ns.{kind}"], stats[f"max_ns.{kind}"])
+
+
+def pytest_terminal_summary(terminalreporter):
+    f = FIGURES
+    terminalreporter.write_line(
+        f"faults: {f['loads']} background loads, {f['connections']} connections, {f['requests']} requests checked "
+        f"({f['never_denied']} never-allowed ones denied, none forwarded); slowest OnNewConnection "
+        f"{f['max_ns.new'] / 1e6:.1f} ms, OnData {f['max_ns.data'] / 1e6:.1f} ms, Close {f['max_ns.close'] / 1e6:.1f} ms "
+        f"(bound {WORKER_CALL_BOUND * 1e3:.0f} ms); {f['open_module_calls']} OpenModule calls, slowest "
+        f"{f['open_module_max_s']:.2f} s (bound {OPEN_MODULE_BOUND} s); slowest CloseModule "
+        f"{f['close_module_max_s']:.2f} s (bound {CLOSE_MODULE_BOUND} s)")
+
+
 PB2_DIR = next(p for p in sys.path if os.path.basename(p).startswith("npds-pb2-"))
 
 
@@ -134,6 +159,8 @@ def timed(call, *args):
 
 def open_module(library, params):
     instance, seconds = timed(library.open_module, params)
+    FIGURES["open_module_calls"] += 1
+    FIGURES["open_module_max_s"] = max(FIGURES["open_module_max_s"], seconds)
     assert instance != 0
     assert seconds < OPEN_MODULE_BOUND, f"OpenModule took {seconds:.2f} s (bound {OPEN_MODULE_BOUND})"
     return instance
@@ -149,6 +176,7 @@ def open_with_policy(library, npds, params, k, version="1"):
 
 def close_module(library, instance):
     _, seconds = timed(library.close_module, instance)
+    FIGURES["close_module_max_s"] = max(FIGURES["close_module_max_s"], seconds)
     assert seconds < CLOSE_MODULE_BOUND, f"CloseModule took {seconds:.2f} s (bound {CLOSE_MODULE_BOUND})"
 
 

@@ -16,6 +16,11 @@ from conftest import (SMOKE, WORKER_CALL_BOUND, close_module, in_force, open_mod
 BAD_PEERS = ["garbage", "silent", "truncate", "stall", "big", "raw"]
 
 
+def rss_kib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
 def start_bad(peers, mode, path):
     """A peer on `path` that never delivers a valid policy; returns it once the library has met it."""
     if mode in ("big", "raw"):
@@ -96,6 +101,7 @@ def test_bad_server_keeps_the_last_valid_policy_and_recovers(library, socket_dir
         running = load(instance)
         good.push_variant(1, "v1")
         wait_in_force(library, instance, next_id, 1)
+        rss_before = rss_kib()
         if mode in ("big", "raw"):
             # The same server turns bad: the response on the open stream is refused (too large, not a
             # DiscoveryResponse); for "big" the stream fails and every reconnection gets the same response.
@@ -112,6 +118,9 @@ def test_bad_server_keeps_the_last_valid_policy_and_recovers(library, socket_dir
             time.sleep(0.1)
         if mode == "big":
             assert bad.count("STREAM") >= 2, "the library reconnected after refusing the 100 MB message"
+            # Refused by its length prefix (limit 64 MiB), not buffered: this process (the library's) did not grow
+            # by anything like 100 MB.
+            assert rss_kib() - rss_before < 32 * 1024, f"RSS grew by {rss_kib() - rss_before} KiB"
         if mode in ("stall", "silent"):
             # CloseModule while the stream hangs (mid-message, or before the handshake) is still prompt.
             running.stop_and_check(WORKER_CALL_BOUND)
@@ -163,10 +172,7 @@ def test_open_module_waiting_for_a_silent_server_does_not_block_workers(library,
         running = load(busy)
         time.sleep(0.2)
         for i in range(2 if SMOKE else 5):
-            started = time.monotonic()
-            instance = library.open_module({"xds-path": silent_path, "node-id": f"host~10.0.0.{i}~silent~local"})
-            took = time.monotonic() - started
-            assert instance != 0 and took < 1.5, f"OpenModule took {took:.2f} s"
+            instance = open_module(library, {"xds-path": silent_path, "node-id": f"host~10.0.0.{i}~silent~local"})
             close_module(library, instance)
         stats = running.stop_and_check(WORKER_CALL_BOUND)
         assert stats["connections"] > 0

@@ -44,6 +44,8 @@ def _read_stats(dp, pointer):
 
 def check(stats, call_bound, what="traffic"):
     """Asserts no violation and every timed call within `call_bound` seconds."""
+    import conftest  # the session's figures (Tests/faults/conftest.py)
+    conftest.record(stats)
     assert stats["violations"] == 0, f"{what}: {stats['violations']:.0f} violation(s): {stats['first_violation']}"
     assert stats["allowed.never"] == 0, f"{what}: never-allowed requests forwarded"
     for kind in ("new", "data", "close"):
