@@ -12,8 +12,8 @@
  *   - a SOCK_SEQPACKET collector in this process that reads slowly (bursts of 32 packets, 2 ms apart: at most
  *     16,000 entries/s), checks that every packet is well-formed protobuf and counts Denied entries.
  * --rounds rounds (8, the first --warmup-rounds 2 of them warm-up; smoke: 5 and 1), in each of which --threads
- * worker threads (8) run --connections connections each (10,000: 80,000 a round, 640,000 in all; smoke 2,000
- * each: 16,000 a round), with random valid traffic over test.passer, test.lineparser,
+ * worker threads (8) run --connections connections each (10,000: 80,000 a round, 640,000 in all; smoke 4,000
+ * each: 32,000 a round), with random valid traffic over test.passer, test.lineparser,
  * test.headerparser, test.blockparser and r2d2 (Tests/Stress/traffic.c: every byte that reaches the server and
  * the client is checked; a request no policy variant allows must never reach the server, one every variant
  * allows must always reach it, the others may go either way).
@@ -341,7 +341,7 @@ int main(int argc, char **argv) {
   int no_log = 0;
   uint64_t seed = (uint64_t)time(NULL);
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--smoke") == 0) smoke = 1, connections = 2000, rounds = 5, warmup = 1;
+    if (strcmp(argv[i], "--smoke") == 0) smoke = 1, connections = 4000, rounds = 5, warmup = 1;
     else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
     else if (strcmp(argv[i], "--connections") == 0 && i + 1 < argc) connections = atol(argv[++i]);
     else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = atoi(argv[++i]);

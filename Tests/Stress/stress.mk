@@ -1,7 +1,7 @@
 # Stress and fault injection (see HARDENING.md, "Stress" and "Faults"). Included by the Makefile.
 #
-#   make stress          8 threads x 10,000 connections each against a policy pushed every 10 ms, then the faults
-#   make stress-smoke    the same, 8 threads x 1,500 connections each (CI)
+#   make stress          8 rounds of 8 threads x 10,000 connections each, policy pushed every 10 ms; then the faults
+#   make stress-smoke    5 rounds of 8 threads x 4,000 connections each (CI, ~30 s)
 #   make faults          the fault suite (Tests/faults, pytest)
 #   make faults-smoke    its short version (CI)
 
