@@ -14,25 +14,36 @@ public final class InstanceTable: Sendable {
         var lastID: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    // A plain lock, not `Mutex`: `find` runs on every OnNewConnection from every worker (see `PlainLock`).
+    private let state = PlainLock(State())
+    /// Serializes OpenModule calls: making an instance may wait (its NPDS client waits up to a second for the
+    /// first connection attempt), and two opens with the same parameters must not both make one. `state` is
+    /// never held during that wait, so `find` (every OnNewConnection, on Envoy's worker threads) and `close`
+    /// stay short while an open is in progress.
+    private let openLock = Mutex<Void>(())
 
     public init() {}
 
     /// Opens (or re-opens) an instance; `make` builds a new one for a fresh id, with the services (policy
-    /// client, access logger) that live as long as it does.
+    /// client, access logger) that live as long as it does. `make` runs without the table lock held.
     public func open(_ params: ModuleParams, make: (UInt64) -> (Instance, [any InstanceService])) -> UInt64 {
-        state.withLock { state in
-            for (id, entry) in state.entries.sorted(by: { $0.key < $1.key }) where params.canShare(entry.instance.params) {
-                state.entries[id]?.openCount += 1
-                Diagnostics.debug("OpenModule: instance \(id) reopened, open count \(entry.openCount + 1)")
-                return id
+        openLock.withLock { _ in
+            let reserved = state.withLock { state -> (id: UInt64, isNew: Bool) in
+                for (id, entry) in state.entries.sorted(by: { $0.key < $1.key }) where params.canShare(entry.instance.params) {
+                    state.entries[id]?.openCount += 1
+                    Diagnostics.debug("OpenModule: instance \(id) reopened, open count \(entry.openCount + 1)")
+                    return (id, false)
+                }
+                state.lastID += 1
+                return (state.lastID, true)
             }
-            state.lastID += 1
-            let id = state.lastID
-            let (instance, services) = make(id)
-            state.entries[id] = Entry(instance: instance, services: services, openCount: 1)
-            Diagnostics.debug("OpenModule: instance \(id) opened")
-            return id
+            guard reserved.isNew else { return reserved.id }
+            // Only opens (serialized by openLock) add entries, so no instance that could serve these
+            // parameters can appear while this one is made; a close meanwhile only removes others.
+            let (instance, services) = make(reserved.id)
+            state.withLock { $0.entries[reserved.id] = Entry(instance: instance, services: services, openCount: 1) }
+            Diagnostics.debug("OpenModule: instance \(reserved.id) opened")
+            return reserved.id
         }
     }
 
