@@ -1,7 +1,9 @@
 # swift-proxylib: build, test and install libcilium.so.
 #
 #   make                 build build/libcilium.so (release, self-contained)
-#   make test            unit tests, the C datapath harness and the artifact checks
+#   make test            unit tests, the C datapath harness, the artifact checks, end-to-end tests and the
+#                        short hardening runs (fuzzing, sanitizers, stress, faults)
+#   make fuzz | test-asan | test-tsan | stress    the full hardening runs (HARDENING.md)
 #   make demo            proxylib-host + libcilium.so in front of an r2d2 droid, with a policy file
 #   make datapath-demo   drive the library through the C datapath only
 #   make bench-alloc     ns and heap allocations per request through OnData
@@ -44,7 +46,7 @@ include Proto/Makefile.inc
 -include Tests/Sanitizers/sanitizers.mk
 -include Tests/Stress/stress.mk
 
-.PHONY: all lib deps test unit-test harness-test artifact-test alloc-test npds-test host-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean
+.PHONY: all lib deps test hardening-smoke unit-test harness-test artifact-test alloc-test npds-test host-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean
 
 all: lib
 
@@ -103,7 +105,11 @@ $(VENV)/ready: Tests/npds/requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/npds/requirements.txt
 	touch $@
 
-test: unit-test harness-test artifact-test alloc-test bench-smoke npds-test host-test
+test: unit-test harness-test artifact-test alloc-test bench-smoke npds-test host-test hardening-smoke
+
+# The short versions of the hardening suites (HARDENING.md): each fuzz target for 20 s, the stress run and the
+# fault suite in their CI sizes.
+hardening-smoke: fuzz-smoke stress-smoke faults-smoke
 
 unit-test: | deps
 	$(SWIFT) test --disable-xctest
@@ -163,4 +169,4 @@ uninstall:
 	-rmdir $(DESTDIR)$(PREFIX)/include/proxylib 2>/dev/null
 
 clean:
-	rm -rf $(BUILD) .build $(VENV)
+	rm -rf $(BUILD) .build .build-fuzz .build-asan .build-tsan $(VENV)
