@@ -1,10 +1,12 @@
 # Sanitizer runs (included by the Makefile; HARDENING.md, "Sanitizers", has the flags, findings and run times).
 #
 #   make test-asan         AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer in the harness): the C datapath
-#                          harness driving an instrumented libcilium.so, then every Swift unit test instrumented
-#   make test-asan-smoke   the harness part only (a few minutes cold, about a second warm)
+#                          harness driving an instrumented libcilium.so, the policy-plane tests (Tests/npds) against
+#                          it, then every Swift unit test instrumented
+#   make test-asan-smoke   the harness part only
 #   make test-tsan         ThreadSanitizer: the harness driving an instrumented libcilium.so (its concurrency tests
-#                          several times with new seeds, then every test), then the Swift tests that use threads
+#                          several times with new seeds, then every test), the policy-plane tests against it, then the
+#                          Swift tests that use threads
 #   make test-tsan-smoke   the harness part only
 #
 # Each run stops at the first report (halt_on_error, -fno-sanitize-recover) and exits non-zero; the harness then still
@@ -13,8 +15,8 @@
 # Builds go to their own scratch paths (.build-asan, .build-tsan) and build/asan, build/tsan; `make lib` and its
 # artifact are untouched.
 
-.PHONY: test-asan test-asan-smoke test-asan-harness test-asan-unit test-tsan test-tsan-smoke test-tsan-harness \
-        test-tsan-unit san-toolchain clean-sanitizers
+.PHONY: test-asan test-asan-smoke test-asan-harness test-asan-npds test-asan-unit test-tsan test-tsan-smoke \
+        test-tsan-harness test-tsan-npds test-tsan-unit san-toolchain san-python clean-sanitizers
 
 # The sanitizer runtimes are the Swift toolchain's own compiler-rt (the LLVM that instruments the Swift code), so the
 # harness is compiled and linked by the clang next to `swift`, and reports are symbolized by its llvm-symbolizer.
@@ -23,6 +25,9 @@ SAN_CC := $(SAN_BIN)clang
 SAN_NM := $(SAN_BIN)llvm-nm
 SAN_SYMBOLIZER := $(SAN_BIN)llvm-symbolizer
 SAN_SWIFT_LIBDIR := $(SAN_BIN)../lib/swift/linux
+# The shared sanitizer runtimes, preloaded into python3 for the policy-plane tests.
+SAN_RUNTIME_DIR := $(firstword $(wildcard $(SAN_BIN)../lib/clang/*/lib/linux))
+SAN_ARCH := $(shell uname -m)
 SAN_SCENARIOS := Tests/Harness/scenarios
 SAN_HARNESS_SOURCES := $(DATAPATH) $(wildcard Sources/CDatapath/include/*.h) $(wildcard Tests/Harness/*.c Tests/Harness/*.h) \
                        $(wildcard Include/*.h)
@@ -43,8 +48,22 @@ SAN_LIB_FLAGS = -c release --product cilium -Xlinker -L$(abspath $(STATIC_CXX))
 SAN_STATIC_CXX_READY := $(BUILD)/static-cxx/.ready
 
 san-toolchain:
-	@[ -x "$(SAN_CC)" ] && [ -x "$(SAN_SYMBOLIZER)" ] || \
-	  { echo "sanitizers: need the Swift toolchain's clang and llvm-symbolizer next to '$(SWIFT)' (found: '$(SAN_BIN)')" >&2; exit 1; }
+	@[ -x "$(SAN_CC)" ] && [ -x "$(SAN_SYMBOLIZER)" ] && [ -n "$(SAN_RUNTIME_DIR)" ] || \
+	  { echo "sanitizers: need the Swift toolchain's clang, llvm-symbolizer and compiler-rt next to '$(SWIFT)' (found: '$(SAN_BIN)')" >&2; exit 1; }
+
+# The policy-plane tests need the Makefile's Python venv ($(VENV)/ready), and Debian ships venv's pip bootstrap
+# (ensurepip) separately: installed first when missing.
+san-python:
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || \
+	  $(SUDO) apt-get install -y --no-install-recommends python3-venv || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends python3-venv; }
+
+$(VENV)/ready: | san-python
+
+# The policy-plane tests run in python3, which is not instrumented: the shared sanitizer runtime is preloaded into it
+# (it must come first), the datapath the tests drive through ctypes is built instrumented, and the tests load the
+# instrumented libcilium.so. Python's own allocations go through the runtime too; its exit is not leak-checked.
+SAN_NPDS_TESTS = $(PYTHON) -m pytest -q -p no:cacheprovider Tests/npds
 
 # ---------------------------------------------------------------------------------------------------------------------
 # AddressSanitizer + UndefinedBehaviorSanitizer
@@ -65,7 +84,8 @@ ASAN_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:detect_stack_use_after_r
 # No leak check for the Swift unit tests (HARDENING.md): LeakSanitizer cannot see Swift references kept in
 # multi-payload enums (the case tag sits in the pointer's spare bits), so objects the tests' static vectors still
 # reach are reported as leaked, and the NPDS transport tests keep their servers' NIO event loops running to the end.
-ASAN_UNIT_ENV := $(subst detect_leaks=1,detect_leaks=0,$(ASAN_ENV))
+# Nor for python3 (the policy-plane tests), whose interpreter does not free everything at exit.
+ASAN_NOLEAK_ENV := $(subst detect_leaks=1,detect_leaks=0,$(ASAN_ENV))
 
 $(ASAN_SO): $(SWIFT_SOURCES) $(SAN_STATIC_CXX_READY) | deps san-toolchain
 	rm -f $(ASAN_SCRATCH)/release/libcilium.so
@@ -84,12 +104,23 @@ $(ASAN_HARNESS): $(SAN_HARNESS_SOURCES) | san-toolchain
 test-asan-harness: $(ASAN_SO) $(ASAN_HARNESS)
 	env $(ASAN_ENV) $(ASAN_HARNESS) $(ASAN_SO) $(SAN_SCENARIOS)
 
+$(ASAN_DIR)/libdatapath.so: $(SAN_HARNESS_SOURCES) | san-toolchain
+	mkdir -p $(ASAN_DIR)
+	$(SAN_CC) $(SAN_CFLAGS) -shared -fPIC -fsanitize=address,undefined -fno-sanitize-recover=all $(DATAPATH_INCLUDES) \
+	  $(DATAPATH) -ldl -o $@
+
+test-asan-npds: $(ASAN_SO) $(ASAN_DIR)/libdatapath.so $(VENV)/ready
+	env LD_PRELOAD=$(SAN_RUNTIME_DIR)/libclang_rt.asan-$(SAN_ARCH).so $(ASAN_NOLEAK_ENV) LIBCILIUM=$(ASAN_SO) \
+	  LIBDATAPATH=$(ASAN_DIR)/libdatapath.so $(SAN_NPDS_TESTS)
+
 test-asan-unit: | deps san-toolchain
-	env $(ASAN_UNIT_ENV) $(SWIFT) test --disable-xctest $(ASAN_SWIFT_FLAGS)
+	env $(ASAN_NOLEAK_ENV) $(SWIFT) test --disable-xctest $(ASAN_SWIFT_FLAGS)
 
 test-asan-smoke: test-asan-harness
 
+# One after the other (also under make -j): the Swift test summary is the last line.
 test-asan: test-asan-harness
+	$(MAKE) --no-print-directory test-asan-npds
 	$(MAKE) --no-print-directory test-asan-unit
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -139,12 +170,22 @@ test-tsan-harness: $(TSAN_SO) $(TSAN_HARNESS)
 	done
 	env $(TSAN_ENV) $(TSAN_HARNESS) $(TSAN_SO) $(SAN_SCENARIOS)
 
+$(TSAN_DIR)/libdatapath.so: $(SAN_HARNESS_SOURCES) | san-toolchain
+	mkdir -p $(TSAN_DIR)
+	$(SAN_CC) $(SAN_CFLAGS) -shared -fPIC -fsanitize=thread $(DATAPATH_INCLUDES) $(DATAPATH) -ldl -o $@
+
+# The shared TSan runtime leaves its libdispatch interceptors' symbols to be resolved: the toolchain's libdispatch.
+test-tsan-npds: $(TSAN_SO) $(TSAN_DIR)/libdatapath.so $(VENV)/ready
+	env LD_PRELOAD="$(SAN_RUNTIME_DIR)/libclang_rt.tsan-$(SAN_ARCH).so $(SAN_SWIFT_LIBDIR)/libdispatch.so" $(TSAN_ENV) \
+	  LIBCILIUM=$(TSAN_SO) LIBDATAPATH=$(TSAN_DIR)/libdatapath.so $(SAN_NPDS_TESTS)
+
 test-tsan-unit: $(TSAN_SHIM) | deps san-toolchain
 	env $(TSAN_ENV) $(SWIFT) test --disable-xctest $(TSAN_SWIFT_FLAGS) --filter '$(TSAN_TEST_FILTER)'
 
 test-tsan-smoke: test-tsan-harness
 
 test-tsan: test-tsan-harness
+	$(MAKE) --no-print-directory test-tsan-npds
 	$(MAKE) --no-print-directory test-tsan-unit
 
 clean-sanitizers:
