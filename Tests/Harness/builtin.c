@@ -5,15 +5,24 @@
  *                                   datapath (random write sizes, PASS/DROP/INJECT/INSERT lines, reply traffic),
  *                                   outputs compared with what the line semantics predict
  *   builtin/concurrent-churn        several threads opening and closing connections at the same time
+ *   builtin/concurrent-logging      several threads opening one access-logging instance at once, their r2d2
+ *                                   denials logged from every thread while the sender thread delivers them to a
+ *                                   collector (a SOCK_SEQPACKET listener in the harness), then closing it at once
  *   builtin/connection-cycles       1000 connection open/use/close cycles on one instance, then CloseModule
  *   builtin/unknown-connection      OnData on ids never opened or already closed
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -184,6 +193,213 @@ static void *churn_worker(void *arg) {
     dp_conn_free(conn);
   }
   return NULL;
+}
+
+/* ---- concurrent-logging ---- */
+
+#define LOG_CONNS_PER_THREAD 100
+#define LOG_REQUESTS_PER_CONN 2 /* one access-log entry each */
+#define COLLECTOR_MAX_FDS 16
+
+/* The agent's access-log socket: accepts connections and counts the packets (one cilium.LogEntry each). */
+typedef struct {
+  int listen_fd;
+  char path[108];
+  atomic_int stop;
+  atomic_long entries;
+} collector;
+
+static void *collector_main(void *arg) {
+  collector *c = arg;
+  struct pollfd fds[COLLECTOR_MAX_FDS];
+  int n = 1;
+  fds[0].fd = c->listen_fd;
+  fds[0].events = POLLIN;
+  while (!atomic_load(&c->stop)) {
+    if (poll(fds, (nfds_t)n, 20) <= 0) {
+      continue;
+    }
+    if (fds[0].revents & POLLIN) {
+      int fd = accept(c->listen_fd, NULL, NULL);
+      if (fd >= 0 && n < COLLECTOR_MAX_FDS) {
+        fds[n].fd = fd;
+        fds[n].events = POLLIN;
+        fds[n].revents = 0;
+        n++;
+      } else if (fd >= 0) {
+        close(fd);
+      }
+    }
+    for (int i = 1; i < n; i++) {
+      if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+        continue;
+      }
+      char packet[8192];
+      ssize_t k = recv(fds[i].fd, packet, sizeof(packet), 0);
+      if (k > 0) {
+        atomic_fetch_add(&c->entries, 1);
+      } else { /* 0: the client closed (an entry is never empty) */
+        close(fds[i].fd);
+        fds[i] = fds[--n];
+        i--;
+      }
+    }
+  }
+  for (int i = 1; i < n; i++) {
+    close(fds[i].fd);
+  }
+  return NULL;
+}
+
+static int collector_start(collector *c, pthread_t *thread) {
+  memset(c, 0, sizeof(*c));
+  snprintf(c->path, sizeof(c->path), "/tmp/proxylib-harness-%ld-log.sock", (long)getpid());
+  unlink(c->path);
+  c->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+  if (c->listen_fd < 0) {
+    return -1;
+  }
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, c->path, strlen(c->path) + 1);
+  if (bind(c->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(c->listen_fd, 16) != 0 ||
+      pthread_create(thread, NULL, collector_main, c) != 0) {
+    close(c->listen_fd);
+    unlink(c->path);
+    return -1;
+  }
+  return 0;
+}
+
+static void collector_stop(collector *c, pthread_t thread) {
+  atomic_store(&c->stop, 1);
+  pthread_join(thread, NULL);
+  close(c->listen_fd);
+  unlink(c->path);
+}
+
+typedef struct {
+  const dp_library *lib;
+  const char *log_path;
+  collector *collector;
+  long expected_entries;
+  pthread_barrier_t *start;
+  pthread_barrier_t *logged;
+  int index;
+  int failed;
+  char why[1024];
+} log_worker;
+
+static void log_worker_fail(log_worker *w, const char *fmt, ...) {
+  if (w->failed) {
+    return;
+  }
+  w->failed = 1;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(w->why, sizeof(w->why), fmt, ap);
+  va_end(ap);
+}
+
+static void *logging_worker(void *arg) {
+  log_worker *w = arg;
+  dp_param param = {"access-log-path", w->log_path};
+  pthread_barrier_wait(w->start);
+  /* All threads open the same instance at once; each open is counted and closed below. */
+  uint64_t instance = dp_open_module(w->lib, &param, 1, harness_verbose);
+  if (instance == 0) {
+    log_worker_fail(w, "thread %d: OpenModule(access-log-path) returned 0", w->index);
+  }
+  static const char requests[] = "READ /a\r\nWRITE /b\r\n"; /* no policy: both denied and logged */
+  static const char denied[] = "ERROR\r\nERROR\r\n";
+  for (int i = 0; i < LOG_CONNS_PER_THREAD && !w->failed; i++) {
+    uint64_t id = 930000000ULL + (uint64_t)w->index * 1000 + (uint64_t)i;
+    dp_conn *conn = NULL;
+    FilterResult res = dp_conn_new(w->lib, instance, "r2d2", id, i & 1, 1, 2, "1.1.1.1:34567", "10.0.0.2:80",
+                                   "1.1.1.1", &conn);
+    if (res != FILTER_OK) {
+      log_worker_fail(w, "thread %d connection %d: OnNewConnection: %s", w->index, i, dp_result_name(res));
+      break;
+    }
+    dp_buf to_server = {0};
+    dp_buf to_client = {0};
+    res = dp_filter_on_data(conn, (const uint8_t *)requests, sizeof(requests) - 1, 0, &to_server, &to_client);
+    char why[512];
+    if (res != FILTER_OK) {
+      log_worker_fail(w, "thread %d connection %d: %s", w->index, i, dp_result_name(res));
+    } else if (to_server.len != 0) {
+      log_worker_fail(w, "thread %d connection %d: %zu denied bytes reached the server", w->index, i, to_server.len);
+    } else if (describe_mismatch(why, sizeof(why), (const uint8_t *)denied, sizeof(denied) - 1, to_client.data,
+                                 to_client.len)) {
+      log_worker_fail(w, "thread %d connection %d: to the client: %s", w->index, i, why);
+    }
+    dp_buf_free(&to_server);
+    dp_buf_free(&to_client);
+    dp_conn_free(conn);
+  }
+  /* Every entry is delivered while the instance is open (the queue holds them all), then all close at once. */
+  pthread_barrier_wait(w->logged);
+  struct timespec pause = {0, 5 * 1000 * 1000};
+  for (int waited = 0; waited < 2000 && atomic_load(&w->collector->entries) < w->expected_entries; waited++) {
+    nanosleep(&pause, NULL);
+  }
+  if (instance != 0) {
+    dp_close_module(w->lib, instance);
+  }
+  return NULL;
+}
+
+static void test_concurrent_logging(const dp_library *lib) {
+  const char *name = "builtin/concurrent-logging";
+  if (!harness_selected(name)) {
+    return;
+  }
+  report_set_current(name);
+  collector c;
+  pthread_t collector_thread;
+  if (collector_start(&c, &collector_thread) != 0) {
+    report_fail(name, "cannot listen on a SOCK_SEQPACKET socket for the access log");
+    return;
+  }
+  long expected = (long)N_THREADS * LOG_CONNS_PER_THREAD * LOG_REQUESTS_PER_CONN;
+  pthread_barrier_t start, logged;
+  pthread_barrier_init(&start, NULL, N_THREADS);
+  pthread_barrier_init(&logged, NULL, N_THREADS);
+  log_worker ws[N_THREADS];
+  pthread_t th[N_THREADS];
+  for (int i = 0; i < N_THREADS; i++) {
+    memset(&ws[i], 0, sizeof(ws[i]));
+    ws[i].lib = lib;
+    ws[i].log_path = c.path;
+    ws[i].collector = &c;
+    ws[i].expected_entries = expected;
+    ws[i].start = &start;
+    ws[i].logged = &logged;
+    ws[i].index = i;
+    if (pthread_create(&th[i], NULL, logging_worker, &ws[i]) != 0) {
+      fprintf(stderr, "harness: pthread_create failed\n");
+      exit(2);
+    }
+  }
+  for (int i = 0; i < N_THREADS; i++) {
+    pthread_join(th[i], NULL);
+  }
+  pthread_barrier_destroy(&start);
+  pthread_barrier_destroy(&logged);
+  collector_stop(&c, collector_thread);
+  for (int i = 0; i < N_THREADS; i++) {
+    if (ws[i].failed) {
+      report_fail(name, "%s", ws[i].why);
+      return;
+    }
+  }
+  long got = atomic_load(&c.entries);
+  if (got != expected) {
+    report_fail(name, "the collector received %ld access-log entries, expected %ld", got, expected);
+    return;
+  }
+  report_ok(name);
 }
 
 static void run_threads(const char *name, const dp_library *lib, void *(*fn)(void *)) {
@@ -376,6 +592,7 @@ static void test_unknown_connection(const dp_library *lib) {
 void run_builtin_tests(const dp_library *lib) {
   run_threads("builtin/concurrent-lineparser", lib, lineparser_worker);
   run_threads("builtin/concurrent-churn", lib, churn_worker);
+  test_concurrent_logging(lib);
   test_connection_cycles(lib);
   test_unknown_connection(lib);
 }

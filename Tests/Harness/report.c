@@ -98,7 +98,8 @@ static size_t put_int(char *buf, size_t o, size_t cap, int v) {
   return o;
 }
 
-static void on_fatal_signal(int sig) {
+/* Writes "FAIL <current test>: <reason>" and the summary line (counting that failure) and exits with status 1. */
+static void die_reporting(const char *reason, int sig) {
   if (atomic_flag_test_and_set(&dying)) {
     for (;;) {
       pause(); /* another thread is reporting */
@@ -108,13 +109,11 @@ static void on_fatal_signal(int sig) {
   size_t o = 0;
   o = put_str(buf, o, sizeof(buf), "\nFAIL ");
   o = put_str(buf, o, sizeof(buf), current_test);
-  if (sig == SIGALRM) {
-    o = put_str(buf, o, sizeof(buf), ": timed out (HARNESS_TIMEOUT)\n");
-  } else {
-    o = put_str(buf, o, sizeof(buf), ": the process died with signal ");
+  o = put_str(buf, o, sizeof(buf), reason);
+  if (sig != 0) {
     o = put_int(buf, o, sizeof(buf), sig);
-    o = put_str(buf, o, sizeof(buf), "\n");
   }
+  o = put_str(buf, o, sizeof(buf), "\n");
   o = put_int(buf, o, sizeof(buf), n_passed);
   o = put_str(buf, o, sizeof(buf), " passed, ");
   o = put_int(buf, o, sizeof(buf), n_failed + 1);
@@ -123,6 +122,28 @@ static void on_fatal_signal(int sig) {
   (void)w;
   _exit(1);
 }
+
+static void on_fatal_signal(int sig) {
+  if (sig == SIGALRM) {
+    die_reporting(": timed out (HARNESS_TIMEOUT)", 0);
+  }
+  die_reporting(": the process died with signal ", sig);
+}
+
+/*
+ * Built with a sanitizer (make test-asan / test-tsan): a report ends the process from inside the sanitizer runtime,
+ * which calls this first, so the run still ends with the failing test and the summary line. (The report itself is on
+ * stderr.)
+ */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define HARNESS_SANITIZED 1
+#endif
+#endif
+#ifdef HARNESS_SANITIZED
+#include <sanitizer/common_interface_defs.h>
+static void on_sanitizer_death(void) { die_reporting(": sanitizer report (on stderr)", 0); }
+#endif
 
 void report_install_crash_handlers(unsigned timeout_seconds) {
   static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGALRM};
@@ -136,6 +157,9 @@ void report_install_crash_handlers(unsigned timeout_seconds) {
   if (timeout_seconds > 0) {
     alarm(timeout_seconds);
   }
+#ifdef HARNESS_SANITIZED
+  __sanitizer_set_death_callback(on_sanitizer_death);
+#endif
 }
 int report_failed(void) { return n_failed; }
 

@@ -45,4 +45,26 @@ import ProxylibTestSupport
             #expect(total == 4 * 2_000)
         }
     }
+
+    /// Regression (make test-tsan): TestConnection numbered connections with an unsynchronized static counter,
+    /// a data race when connections are made on several threads, which could give two of them one id.
+    @Test func testConnectionIDsAreUniqueAcrossThreads() async throws {
+        let fixture = ParserFixture()
+        let runtime = fixture.runtime
+        let instanceID = fixture.instanceID
+        let ids = await withTaskGroup(of: [UInt64].self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    (0..<250).map { _ in
+                        TestConnection(runtime: runtime, instanceID: instanceID, parser: "test.passer").id
+                    }
+                }
+            }
+            var all: [UInt64] = []
+            for await some in group { all += some }
+            return all
+        }
+        #expect(ids.count == 1_000)
+        #expect(Set(ids).count == ids.count)
+    }
 }

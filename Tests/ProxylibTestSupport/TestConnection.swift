@@ -1,5 +1,6 @@
 import CProxylib
 @testable import ProxylibCore
+import Synchronization
 
 /// An op as the datapath sees it (`FilterOp`), readable in test tables: `.pass(5)` etc.
 public typealias ExpectedOp = ParserOp
@@ -16,15 +17,18 @@ public final class TestConnection {
     private let originalStorage: UnsafeMutablePointer<UInt8>
     private let replyStorage: UnsafeMutablePointer<UInt8>
 
-    nonisolated(unsafe) private static var lastID: UInt64 = 1000
+    /// The last id handed out. Atomic: Swift Testing runs tests in parallel and some create connections on
+    /// several threads (a plain static counter was a data race that ThreadSanitizer reported, and two
+    /// connections could get the same id).
+    private static let lastID = Atomic<UInt64>(1000)
 
     public init(runtime: ProxylibRuntime, instanceID: UInt64, parser: String, ingress: Bool = true,
                 sourceID: UInt32 = 1, destinationID: UInt32 = 2, sourceAddress: String = "1.1.1.1:34567",
                 destinationAddress: String = "10.0.0.2:80", policyName: String = "1.1.1.1",
                 injectBufferSize: Int = 1024, id: UInt64? = nil) {
-        Self.lastID += 1
+        let nextID = Self.lastID.wrappingAdd(1, ordering: .relaxed).newValue
         self.runtime = runtime
-        self.id = id ?? Self.lastID
+        self.id = id ?? nextID
         self.injectBufferSize = injectBufferSize
         originalStorage = .allocate(capacity: max(injectBufferSize, 1))
         replyStorage = .allocate(capacity: max(injectBufferSize, 1))
