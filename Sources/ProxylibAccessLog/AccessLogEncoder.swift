@@ -70,6 +70,73 @@ public final class AccessLogEncoder: Sendable {
         return writer.count
     }
 
+    /// Room to reserve for `entry` before encoding it (`AccessLogQueue`): the room `encode` needs for it when
+    /// none of its strings holds a NUL byte (each NUL widens to the three bytes of U+FFFD, so such an entry may
+    /// need more) — its exact encoded size plus the byte the L7 part's length may give back (that length is
+    /// written at its longest, then moved back over the unused byte), or an upper bound when a string is cut to
+    /// `maxValueBytes` — and `maxEntryBytes` for an entry that comes near the limit or has more than `maxItems`
+    /// fields or topics, where the budget in `write` cuts and omits and only the limit bounds the size. Reads
+    /// string lengths only, no bytes; allocates nothing. (`encode` into a buffer too small for the entry
+    /// returns nil; it never writes past the buffer.)
+    public func reservationSize(for entry: AccessLogEntry) -> Int {
+        let cap = limits.maxValueBytes
+        // What `write` charges its budget for the same fields (every length prefix at its longest): the
+        // entry is written whole while that stays `nearLimitMargin` below the limit.
+        let lengthBytes = ProtobufWriter.varintSize(UInt64(limits.maxEntryBytes))
+        var charged = (11 + 11 + 6 + 7 + 2) + (2 + lengthBytes)
+
+        /// A string field of `count` bytes (at most `cap`), left out when empty unless `always`.
+        func string(_ field: UInt64, _ count: Int, always: Bool = false) -> Int {
+            let kept = min(count, cap)
+            charged += 1 + lengthBytes + kept
+            return kept == 0 && !always ? 0 : ProtobufWriter.lengthDelimitedSize(field, kept)
+        }
+        /// A varint field, left out when zero.
+        func varint(_ field: UInt64, _ value: UInt64) -> Int {
+            value == 0 ? 0 : ProtobufWriter.tagSize(field) + ProtobufWriter.varintSize(value)
+        }
+
+        var size = varint(Field.timestamp, entry.timestampNanoseconds)
+            + varint(Field.entryType, UInt64(UInt32(bitPattern: entry.entryType.rawValue)))
+            + varint(Field.sourceSecurityID, UInt64(entry.sourceSecurityID))
+            + varint(Field.isIngress, entry.isIngress ? 1 : 0)
+            + varint(Field.destinationSecurityID, UInt64(entry.destinationSecurityID))
+        size += string(Field.policyName, entry.policyName.utf8.count)
+        size += string(Field.sourceAddress, entry.sourceAddress.utf8.count)
+        size += string(Field.destinationAddress, entry.destinationAddress.utf8.count)
+        switch entry.l7 {
+        case let .generic(proto, fields):
+            guard fields.count <= limits.maxItems else { return limits.maxEntryBytes }
+            var content = string(Field.proto, proto.utf8.count)
+            fields.forEachField { key, value in
+                // A map entry: its key and value fields inside (an empty one left out).
+                let keyBytes = min(key.utf8.count, cap)
+                let valueBytes = min(value.withUTF8Bytes { $0.count }, cap)
+                charged += 3 + 3 * lengthBytes + keyBytes + valueBytes
+                content += ProtobufWriter.lengthDelimitedSize(
+                    Field.fields, Self.fieldSize(Field.key, keyBytes) + Self.fieldSize(Field.value, valueBytes))
+            }
+            size += ProtobufWriter.tagSize(Field.genericL7) + lengthBytes + content
+        case let .kafka(correlationID, errorCode, apiVersion, apiKey, topics):
+            guard topics.count <= limits.maxItems else { return limits.maxEntryBytes }
+            charged += 4 * 11
+            var content = varint(Field.correlationID, Self.int32Wire(correlationID))
+                + varint(Field.errorCode, Self.int32Wire(errorCode))
+                + varint(Field.apiVersion, Self.int32Wire(apiVersion))
+                + varint(Field.apiKey, Self.int32Wire(apiKey))
+            for topic in topics {
+                content += string(Field.topics, topic.utf8.count, always: true)
+            }
+            size += ProtobufWriter.tagSize(Field.kafka) + lengthBytes + content
+        }
+        return charged > limits.maxEntryBytes - Self.nearLimitMargin ? limits.maxEntryBytes : size
+    }
+
+    /// While its charges stay this far below `maxEntryBytes`, `write` cuts nothing and omits nothing: it holds
+    /// back `minimumL7Room` while writing the metadata, and less than that (an omission marker's room) while
+    /// writing the L7 part.
+    static let nearLimitMargin = minimumL7Room
+
     /// Serializes `entry` into a new array (for tests and tools; allocates).
     public func encode(_ entry: AccessLogEntry) -> [UInt8]? {
         var bytes = [UInt8](repeating: 0, count: limits.maxEntryBytes)
