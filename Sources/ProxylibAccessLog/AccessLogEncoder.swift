@@ -80,19 +80,13 @@ public final class AccessLogEncoder: Sendable {
     /// returns nil; it never writes past the buffer.)
     public func reservationSize(for entry: AccessLogEntry) -> Int {
         let cap = limits.maxValueBytes
-        // What `write` charges its budget for the same fields (every length prefix at its longest): the
-        // entry is written whole while that stays `nearLimitMargin` below the limit.
-        let lengthBytes = ProtobufWriter.varintSize(UInt64(limits.maxEntryBytes))
-        var charged = (11 + 11 + 6 + 7 + 2) + (2 + lengthBytes)
-
         /// A string field of `count` bytes (at most `cap`), left out when empty unless `always`.
-        func string(_ field: UInt64, _ count: Int, always: Bool = false) -> Int {
+        @inline(__always) func string(_ field: UInt64, _ count: Int, always: Bool = false) -> Int {
             let kept = min(count, cap)
-            charged += 1 + lengthBytes + kept
-            return kept == 0 && !always ? 0 : ProtobufWriter.lengthDelimitedSize(field, kept)
+            return kept == 0 && !always ? 0 : ProtobufWriter.tagSize(field) + ProtobufWriter.varintSize(UInt64(kept)) + kept
         }
         /// A varint field, left out when zero.
-        func varint(_ field: UInt64, _ value: UInt64) -> Int {
+        @inline(__always) func varint(_ field: UInt64, _ value: UInt64) -> Int {
             value == 0 ? 0 : ProtobufWriter.tagSize(field) + ProtobufWriter.varintSize(value)
         }
 
@@ -101,25 +95,23 @@ public final class AccessLogEncoder: Sendable {
             + varint(Field.sourceSecurityID, UInt64(entry.sourceSecurityID))
             + varint(Field.isIngress, entry.isIngress ? 1 : 0)
             + varint(Field.destinationSecurityID, UInt64(entry.destinationSecurityID))
-        size += string(Field.policyName, entry.policyName.utf8.count)
-        size += string(Field.sourceAddress, entry.sourceAddress.utf8.count)
-        size += string(Field.destinationAddress, entry.destinationAddress.utf8.count)
+            + string(Field.policyName, entry.policyName.utf8.count)
+            + string(Field.sourceAddress, entry.sourceAddress.utf8.count)
+            + string(Field.destinationAddress, entry.destinationAddress.utf8.count)
+        // The L7 part's length is written at its longest, then moved back over the bytes it does not need.
+        let lengthBytes = ProtobufWriter.varintSize(UInt64(limits.maxEntryBytes))
+        var items = 0
         switch entry.l7 {
         case let .generic(proto, fields):
-            guard fields.count <= limits.maxItems else { return limits.maxEntryBytes }
             var content = string(Field.proto, proto.utf8.count)
             fields.forEachField { key, value in
                 // A map entry: its key and value fields inside (an empty one left out).
-                let keyBytes = min(key.utf8.count, cap)
-                let valueBytes = min(value.withUTF8Bytes { $0.count }, cap)
-                charged += 3 + 3 * lengthBytes + keyBytes + valueBytes
                 content += ProtobufWriter.lengthDelimitedSize(
-                    Field.fields, Self.fieldSize(Field.key, keyBytes) + Self.fieldSize(Field.value, valueBytes))
+                    Field.fields, string(Field.key, key.utf8.count) + string(Field.value, value.withUTF8Bytes { $0.count }))
+                items += 1
             }
             size += ProtobufWriter.tagSize(Field.genericL7) + lengthBytes + content
         case let .kafka(correlationID, errorCode, apiVersion, apiKey, topics):
-            guard topics.count <= limits.maxItems else { return limits.maxEntryBytes }
-            charged += 4 * 11
             var content = varint(Field.correlationID, Self.int32Wire(correlationID))
                 + varint(Field.errorCode, Self.int32Wire(errorCode))
                 + varint(Field.apiVersion, Self.int32Wire(apiVersion))
@@ -127,10 +119,23 @@ public final class AccessLogEncoder: Sendable {
             for topic in topics {
                 content += string(Field.topics, topic.utf8.count, always: true)
             }
+            items = topics.count
             size += ProtobufWriter.tagSize(Field.kafka) + lengthBytes + content
         }
-        return charged > limits.maxEntryBytes - Self.nearLimitMargin ? limits.maxEntryBytes : size
+        // `write` charges its budget more than the bytes it writes (each length prefix at its longest, empty
+        // strings, the fixed fields at their widest): at most `chargeSlack` plus 4 · `lengthBytes` an item. Below
+        // the margin by that much, it cuts and omits nothing, and the size above is the size written.
+        let charged = size + Self.chargeSlack + items * 4 * lengthBytes
+        guard items <= limits.maxItems, charged <= limits.maxEntryBytes - Self.nearLimitMargin else {
+            return limits.maxEntryBytes
+        }
+        return size
     }
+
+    /// The most `write` can charge beyond an entry's size, items aside: the fixed fields (37 bytes charged),
+    /// the L7 member's tag and length, four strings' length prefixes (or their whole charge when empty), and
+    /// Kafka's four int32 fields (44 bytes charged), all with 3-byte length prefixes at most.
+    private static let chargeSlack = 37 + (2 + 3) + 4 * (1 + 3) + 44
 
     /// While its charges stay this far below `maxEntryBytes`, `write` cuts nothing and omits nothing: it holds
     /// back `minimumL7Room` while writing the metadata, and less than that (an omission marker's room) while

@@ -414,6 +414,17 @@ struct AccessLogQueueProtocolTests {
         }
     }
 
+    @Test("varint sizes at every byte boundary")
+    func varintSizes() {
+        #expect(ProtobufWriter.varintSize(0) == 1)
+        for bytes in 1...9 {
+            let largest = UInt64(1) << (7 * UInt64(bytes)) - 1
+            #expect(ProtobufWriter.varintSize(largest) == bytes)
+            #expect(ProtobufWriter.varintSize(largest + 1) == bytes + 1)
+        }
+        #expect(ProtobufWriter.varintSize(UInt64.max) == 10)
+    }
+
     @Test("the reservation is the room the encoder needs, exact below the limits, an upper bound up to them")
     func reservationSizeMatchesTheEncoding() throws {
         var generator = SplitMix64(seed: 2024)
@@ -469,7 +480,6 @@ struct AccessLogQueueProtocolTests {
                 }
             }
             #expect(exact > 200 && full > 100, "both kinds were exercised (\(exact) exact, \(full) at the limit)")
-            print("reservation sizes with \(limits): \(exact) exact, \(full) at the limit")
         }
     }
 }
