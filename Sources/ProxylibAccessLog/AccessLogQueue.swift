@@ -28,12 +28,12 @@ public struct AccessLogStatistics: Equatable, Sendable {
 /// The lock is held only to reserve a place and to commit it, never while an entry is encoded, so worker
 /// threads that log at the same time do not wait for each other's encoding:
 /// 1. **Reserve** (lock): the entry gets the next number and a contiguous place at the tail of the ring, of
-///    the encoder's bound for it (`AccessLogEncoder.reservationSize(for:)`: its exact size give or take a byte
-///    per length prefix, or `maxEntryBytes` near the limits). With `capacity` entries queued or no such room,
-///    the entry is dropped and counted before any work is spent on it.
+///    the room the encoder needs for it (`AccessLogEncoder.reservationSize(for:)`, from string lengths: its
+///    exact size plus at most a byte, or `maxEntryBytes` near the limits). With `capacity` entries queued or no
+///    such room, the entry is dropped and counted before any work is spent on it.
 /// 2. **Encode** (no lock) straight into that place, which no other thread touches until the commit.
 /// 3. **Commit** (lock): the entry's length is recorded, and if it is still the newest entry the unused end of
-///    its place goes back to the ring (an older one leaves its slack, a few bytes, until it is sent). An entry
+///    its place goes back to the ring (an older one keeps its slack, a byte or so, until it is sent). An entry
 ///    whose NUL bytes widened it past the bound (each becomes the three bytes of U+FFFD) gives its place up
 ///    as void — skipped by the sender, not counted — and is encoded again in a place of `maxEntryBytes`.
 ///
@@ -43,6 +43,7 @@ public struct AccessLogStatistics: Equatable, Sendable {
 /// arrive in the order it logged them; a slow encoder delays the entries reserved after its own, it is never
 /// overtaken. (Encoding is bounded and cannot fail or block, so the wait is that of one encode; a worker
 /// descheduled in the middle holds the sender back for its time slice, while the others keep queueing.)
+/// The sender takes up to `batchLimit` committed entries per lock hand-off and frees them in one `finish`.
 ///
 /// **Memory:** a place is written only by the producer that reserved it, and only until its commit; the sender
 /// reads an entry outside the lock only after seeing its commit under the lock, and frees it (`finish`) under
