@@ -3,7 +3,8 @@
  * and driven through the same C datapath as the test harness (Sources/CDatapath: cilium-envoy's onIo and network
  * filter logic), in one process, with a malloc interposer counting heap allocations.
  *
- *   usage: bench [--smoke] [--runs N] [--requests N] [--python PATH] [--json PATH] [LIB | LIB=path]
+ *   usage: bench [--smoke] [--runs N] [--requests N] [--python PATH] [--json PATH] [--scan-only]
+ *                [--threads-only [--threads-rows PREFIX]] [LIB | LIB=path]
  *
  * Before timing, a realistic allow-most policy (bench/policy.txt) is delivered over NPDS by bench/npds_serve.py
  * (the test suite's grpcio server) on a private unix socket; the driver waits for the library's ACK. Logging-on
@@ -15,8 +16,9 @@
  *   lib   - inside the library's OnData, on the calling thread (the figure the targets are about);
  *   path  - on the calling thread outside OnData (the C datapath: buffered input segments, as Envoy's buffers);
  *   other - on every other thread (the library's NPDS and access-log threads, the collector).
- * Plus OpenModule time, RSS after it, and RSS with 10,000 open connections. A table on stdout, JSON to --json
- * (default bench/results.json). --smoke: one short run of everything.
+ * Plus OpenModule time, RSS after it, RSS with 10,000 open connections, and requests/s of 1 and 2 worker threads on
+ * one instance, logging off and on. A table on stdout, JSON to --json (default bench/results.json). --smoke: one
+ * short run of everything; --threads-only: only the worker-thread rows.
  *
  * Build: cc -std=c11 -O2 -Wall -Wextra -Werror -pthread -rdynamic -IInclude -ISources/CDatapath/include \
  *           Sources/CDatapath/datapath.c bench/bench.c -ldl -o build/bench
@@ -25,6 +27,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -49,15 +52,19 @@ extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 
-/* Every thread. */
+/* Every thread. Off while worker threads run side by side (`count_shared`): one atomic counter bumped by every
+   malloc of every thread would itself be a contended cache line between them. */
 static atomic_long all_allocs, all_bytes;
+static atomic_int count_shared = 1;
 /* The calling (benchmark) thread, split by whether it is inside the library's OnData. */
 static _Thread_local long my_allocs, my_bytes, lib_allocs, lib_bytes;
 static _Thread_local int in_library;
 
 static void count(size_t n) {
-  atomic_fetch_add_explicit(&all_allocs, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&all_bytes, (long)n, memory_order_relaxed);
+  if (atomic_load_explicit(&count_shared, memory_order_relaxed)) {
+    atomic_fetch_add_explicit(&all_allocs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&all_bytes, (long)n, memory_order_relaxed);
+  }
   my_allocs++;
   my_bytes += (long)n;
   if (in_library) {
@@ -724,6 +731,277 @@ static logged_figures time_logged_bursts(bench_ctx *ctx, uint64_t instance, coll
   return f;
 }
 
+/* ---- worker threads side by side ----------------------------------------------------------------------- */
+
+/*
+ * Envoy runs one worker thread per core, all on one library instance. Here 1 or 2 threads (this machine's
+ * cores) each drive their own MT_CONNS connections through the C datapath (whole requests, the connection
+ * changing with every cycle of 8), and requests/s is the total of all threads. Each round releases the threads
+ * together (a spin barrier among them, so that a late wake-up is not timed) and is timed from the first
+ * thread's start to the last thread's end. Per request: the workers' CPU time (CLOCK_THREAD_CPUTIME_ID) and the
+ * CPU time of every other thread of the process meanwhile (the library's sender, the collector).
+ * Logging off: rounds of MT_ROUND_OFF requests per thread. Logging on, with a collector that keeps up: rounds
+ * of MT_ROUND_ON requests per thread (2 x 384 leave room in the library's 1024-entry queue for what the
+ * sender still holds of the previous round), the queue drained between rounds (untimed), so every entry is
+ * encoded and delivered; the library's sender thread and the collector run during the rounds, on the same
+ * two cores as the workers.
+ * A control row runs no library code: each thread spins on private data (a hash step and a memchr of a 4 KiB
+ * buffer per "request", about as long as a request through the library), so its speedup is what the machine
+ * gives two independent threads at that moment (another tenant's load shows there first).
+ * The rows take turns run by run; the median run counts.
+ */
+#define MT_MAX_THREADS 2
+#define MT_CONNS 4
+#define MT_ROUND_ON 384
+#define MT_ROUND_OFF 16384
+
+typedef struct mt_row {
+  const workload *w; /* NULL: the control row */
+  int threads, logging;
+  double *rate;      /* requests/s, per run */
+  double *cpu_ns;    /* worker CPU ns per request (all workers), per run */
+  double *other_ns;  /* CPU ns per request of the process's other threads, per run */
+  long sent, received;
+  int failed;
+} mt_row;
+
+struct mt_run;
+
+typedef struct mt_worker {
+  pthread_t thread;
+  struct mt_run *run;
+  dp_conn *conns[MT_CONNS];
+  traffic t;
+  dp_buf to_server, to_client;
+  double start, end, cpu, busy_cpu; /* of the last round; busy_cpu includes the spin barrier */
+  uint64_t control_state;
+  uint8_t control_buffer[4096];
+  int failed;
+} mt_worker;
+
+typedef struct mt_run {
+  int n;
+  const workload *w;
+  long rounds, steps_per_round; /* rounds: the warm-up round included */
+  int requests_per_step;
+  pthread_barrier_t gate;       /* the workers and the main thread, before and after each round */
+  atomic_int arrived;           /* the spin barrier among the workers */
+  mt_worker workers[MT_MAX_THREADS];
+} mt_run;
+
+/* The control row's "request": no library, no shared data. */
+static void control_requests(mt_worker *k, long requests) {
+  uint64_t x = k->control_state;
+  for (long i = 0; i < requests; i++) {
+    for (int j = 0; j < 4; j++) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      k->control_buffer[(x >> 33) % 3000] = 'b';
+      const uint8_t *nl = memchr(k->control_buffer, '\n', sizeof k->control_buffer);
+      x += (uint64_t)(nl - k->control_buffer);
+    }
+  }
+  k->control_state = x;
+}
+
+static void *mt_worker_main(void *arg) {
+  mt_worker *k = arg;
+  mt_run *run = k->run;
+  for (long r = 0; r < run->rounds; r++) {
+    pthread_barrier_wait(&run->gate);
+    double busy0 = thread_cpu_ns();
+    atomic_fetch_add(&run->arrived, 1);
+    while (atomic_load(&run->arrived) < (int)(r + 1) * run->n) sched_yield();
+    double c0 = thread_cpu_ns();
+    k->start = now_ns();
+    long forwarded = 0;
+    if (run->w == NULL) {
+      control_requests(k, run->steps_per_round * run->requests_per_step);
+    } else {
+      for (long s = 0; s < run->steps_per_round && !k->failed; s++) {
+        long f = drive(k->conns[s % MT_CONNS], &k->t, 1, &k->to_server, &k->to_client);
+        if (f < 0) k->failed = 1;
+        forwarded += f;
+      }
+    }
+    k->end = now_ns();
+    double c1 = thread_cpu_ns();
+    k->cpu = c1 - c0;
+    k->busy_cpu = c1 - busy0;
+    if (run->w != NULL && !k->failed && forwarded != run->steps_per_round * (long)k->t.allowed_bytes_per_step) {
+      fprintf(stderr, "bench: threads: wrong number of bytes forwarded (is the policy in force?)\n");
+      k->failed = 1;
+    }
+    pthread_barrier_wait(&run->gate);
+  }
+  return NULL;
+}
+
+static double process_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* One run of a row: `requests` per thread (rounded up to whole rounds) after one warm-up round. */
+static void mt_run_row(bench_ctx *ctx, uint64_t instance, collector *col, mt_row *row, int run_index,
+                       long requests) {
+  static mt_run run;
+  memset(&run, 0, sizeof run);
+  run.n = row->threads;
+  run.w = row->w;
+  run.requests_per_step = 8;
+  long round_requests = row->logging ? MT_ROUND_ON : MT_ROUND_OFF;
+  if (round_requests > requests) round_requests = requests;
+  for (int i = 0; i < run.n; i++) {
+    mt_worker *k = &run.workers[i];
+    k->run = &run;
+    k->control_state = (uint64_t)i + 1;
+    memset(k->control_buffer, 'a', sizeof k->control_buffer);
+    k->control_buffer[4000] = '\n';
+    if (row->w == NULL) continue;
+    build_traffic(row->w, SHAPE_WHOLE, &k->t);
+    run.requests_per_step = k->t.requests_per_step;
+    dp_buf_init(&k->to_server);
+    dp_buf_init(&k->to_client);
+    for (int c = 0; c < MT_CONNS; c++)
+      if (dp_conn_new(&ctx->lib, instance, row->w->parser, ctx->next_conn_id++, 1, row->w->src_id, 2,
+                      "10.1.1.1:34567", row->w->dst_addr, row->w->policy_name, &k->conns[c]) != FILTER_OK)
+        die("%s", "threads: OnNewConnection failed");
+  }
+  run.steps_per_round = (round_requests + run.requests_per_step - 1) / run.requests_per_step;
+  long per_round = run.steps_per_round * run.requests_per_step; /* per thread */
+  run.rounds = 1 + (requests + per_round - 1) / per_round;
+  pthread_barrier_init(&run.gate, NULL, (unsigned)run.n + 1);
+  long entries_start = row->logging ? collector_settle(col) : 0, expected = entries_start;
+  for (int i = 0; i < run.n; i++)
+    if (pthread_create(&run.workers[i].thread, NULL, mt_worker_main, &run.workers[i]) != 0) die("%s", "pthread_create");
+  double wall = 0, cpu = 0, other = 0;
+  for (long r = 0; r < run.rounds; r++) {
+    double p0 = process_cpu_ns();
+    pthread_barrier_wait(&run.gate); /* go */
+    pthread_barrier_wait(&run.gate); /* all done */
+    double p1 = process_cpu_ns();
+    double first = run.workers[0].start, last = run.workers[0].end, round_cpu = 0, busy = 0;
+    for (int i = 0; i < run.n; i++) {
+      if (run.workers[i].start < first) first = run.workers[i].start;
+      if (run.workers[i].end > last) last = run.workers[i].end;
+      round_cpu += run.workers[i].cpu;
+      busy += run.workers[i].busy_cpu;
+    }
+    if (r > 0) {
+      wall += last - first;
+      cpu += round_cpu;
+      other += p1 - p0 - busy;
+    }
+    if (row->logging) {
+      /* Drain (untimed): wait, at most 2 s, until the collector has every entry of the round; entries that
+         never come (dropped) cost one wait, and show in the delivered share. */
+      expected += per_round * run.n;
+      for (int i = 0; i < 20000 && atomic_load(&col->entries) < expected; i++) usleep(100);
+      if (atomic_load(&col->entries) < expected) expected = atomic_load(&col->entries);
+    }
+  }
+  for (int i = 0; i < run.n; i++) {
+    pthread_join(run.workers[i].thread, NULL);
+    row->failed |= run.workers[i].failed;
+  }
+  pthread_barrier_destroy(&run.gate);
+  long timed = (run.rounds - 1) * per_round * run.n;
+  row->rate[run_index] = wall > 0 ? (double)timed * 1e9 / wall : 0;
+  row->cpu_ns[run_index] = timed > 0 ? cpu / (double)timed : 0;
+  row->other_ns[run_index] = timed > 0 && other > 0 ? other / (double)timed : 0;
+  if (row->logging) {
+    row->sent += run.rounds * per_round * run.n;
+    row->received += collector_settle(col) - entries_start;
+  }
+  for (int i = 0; i < run.n && row->w != NULL; i++) {
+    mt_worker *k = &run.workers[i];
+    for (int c = 0; c < MT_CONNS; c++) dp_conn_free(k->conns[c]);
+    dp_buf_free(&k->to_server);
+    dp_buf_free(&k->to_client);
+    free(k->t.storage);
+  }
+}
+
+static double median_of(double *values, int n) {
+  qsort(values, (size_t)n, sizeof *values, cmp_double);
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+/* The control row (1 and 2 threads), then per workload: logging off and on, 1..MT_MAX_THREADS threads. */
+#define MT_ROWS (MT_MAX_THREADS * (1 + N_WORKLOADS * 2))
+
+typedef struct mt_figures {
+  const char *workload;
+  int threads, logging, failed;
+  double requests_per_s, cpu_ns_per_request, other_ns_per_request, speedup, delivered;
+} mt_figures;
+
+/* Rows to run, by label prefix ("r2d2/on", "(control)/off/2"; NULL: all), for --threads-only --threads-rows. */
+static const char *mt_filter;
+
+static int mt_selected(const mt_row *row) {
+  if (mt_filter == NULL) return 1;
+  char label[64];
+  snprintf(label, sizeof label, "%s/%s/%d", row->w ? row->w->name : "(control)", row->logging ? "on" : "off",
+           row->threads);
+  return strncmp(label, mt_filter, strlen(mt_filter)) == 0;
+}
+
+/* Every row, `runs` runs each, taking turns. */
+static void measure_threads(bench_ctx *ctx, uint64_t instance, uint64_t logged_instance, collector *col,
+                            long requests, mt_figures *out) {
+  static mt_row rows[MT_ROWS];
+  int n = 0;
+  for (int w = -1; w < (int)N_WORKLOADS; w++)
+    for (int logging = 0; logging <= (w < 0 ? 0 : 1); logging++)
+      for (int threads = 1; threads <= MT_MAX_THREADS; threads++) {
+        rows[n] = (mt_row){.w = w < 0 ? NULL : &workloads[w], .threads = threads, .logging = logging,
+                           .rate = calloc((size_t)ctx->runs, sizeof(double)),
+                           .cpu_ns = calloc((size_t)ctx->runs, sizeof(double)),
+                           .other_ns = calloc((size_t)ctx->runs, sizeof(double))};
+        n++;
+      }
+  atomic_store(&count_shared, 0);
+  for (int r = 0; r < ctx->runs; r++)
+    for (int i = 0; i < n; i++)
+      if (mt_selected(&rows[i])) mt_run_row(ctx, rows[i].logging ? logged_instance : instance, col, &rows[i], r, requests);
+  atomic_store(&count_shared, 1);
+  for (int i = 0; i < n; i++) {
+    mt_row *row = &rows[i];
+    out[i] = (mt_figures){.workload = row->w ? row->w->name : "(control)", .threads = row->threads,
+                          .logging = row->logging, .failed = row->failed,
+                          .requests_per_s = median_of(row->rate, ctx->runs),
+                          .cpu_ns_per_request = median_of(row->cpu_ns, ctx->runs),
+                          .other_ns_per_request = median_of(row->other_ns, ctx->runs),
+                          .delivered = row->sent > 0 ? (double)row->received / (double)row->sent : 0};
+    /* Rows of one workload and logging setting are consecutive, 1 thread first. */
+    double one = out[i - (row->threads - 1)].requests_per_s;
+    out[i].speedup = one > 0 ? out[i].requests_per_s / one : 0;
+    free(row->rate);
+    free(row->cpu_ns);
+    free(row->other_ns);
+  }
+}
+
+static void print_threads(const mt_figures *figures) {
+  printf("worker threads on one instance, each on its own %d connections, whole requests (logging on: rounds of %d "
+         "requests per thread, the queue drained between rounds; median run; CPU per request: the workers', and "
+         "the process's other threads' meanwhile):\n", MT_CONNS, MT_ROUND_ON);
+  printf("  %-13s %-4s %7s %11s %8s %11s %11s %9s\n", "workload", "log", "threads", "requests/s", "speedup",
+         "worker CPU", "other CPU", "delivered");
+  for (int i = 0; i < (int)MT_ROWS; i++) {
+    const mt_figures *f = &figures[i];
+    if (mt_filter != NULL && f->requests_per_s == 0) continue; /* not run */
+    char delivered[16] = "-", speedup[16] = "";
+    if (f->logging) snprintf(delivered, sizeof delivered, "%.1f%%", 100.0 * f->delivered);
+    if (f->threads > 1) snprintf(speedup, sizeof speedup, "%.2fx", f->speedup);
+    printf("  %-13s %-4s %7d %11.0f %8s %8.1f ns %8.1f ns %9s%s\n", f->workload, f->logging ? "on" : "off",
+           f->threads, f->requests_per_s, speedup, f->cpu_ns_per_request, f->other_ns_per_request, delivered,
+           f->failed ? " FAILED" : "");
+  }
+}
+
 /* ---- a large policy update under load ------------------------------------------------------------------ */
 
 /* Two threads drive allowed r2d2 requests and time every onIo call; samples are kept per phase. */
@@ -849,7 +1127,7 @@ int main(int argc, char **argv) {
   const char *lib_path = "build/libcilium.so";
   const char *python = getenv("PYTHON") ? getenv("PYTHON") : ".venv/bin/python";
   const char *json_path = "bench/results.json";
-  int smoke = 0, runs = 5, scan_only = 0;
+  int smoke = 0, runs = 5, scan_only = 0, threads_only = 0;
   long requests_per_run = 200000, scan_rounds = 20000;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--smoke") == 0) smoke = 1;
@@ -858,10 +1136,12 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--python") == 0 && i + 1 < argc) python = argv[++i];
     else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json_path = argv[++i];
     else if (strcmp(argv[i], "--scan-only") == 0) scan_only = 1;
+    else if (strcmp(argv[i], "--threads-only") == 0) threads_only = 1;
+    else if (strcmp(argv[i], "--threads-rows") == 0 && i + 1 < argc) mt_filter = argv[++i];
     else if (strcmp(argv[i], "--scan-rounds") == 0 && i + 1 < argc) scan_rounds = atol(argv[++i]);
     else if (strncmp(argv[i], "LIB=", 4) == 0) lib_path = argv[i] + 4;
     else if (argv[i][0] != '-') lib_path = argv[i];
-    else die("unknown option %s (usage: bench [--smoke] [--runs N] [--requests N] [--python PATH] [--json PATH] [--scan-only] [--scan-rounds N] [LIB])", argv[i]);
+    else die("unknown option %s (usage: bench [--smoke] [--runs N] [--requests N] [--python PATH] [--json PATH] [--scan-only] [--scan-rounds N] [--threads-only [--threads-rows PREFIX]] [LIB])", argv[i]);
   }
   if (runs < 1) runs = 1;
   if (requests_per_run < 1) requests_per_run = 1;
@@ -892,6 +1172,20 @@ int main(int argc, char **argv) {
   module_figures plain, logged;
   uint64_t instance = open_instance(&ctx, &npds, xds, NULL, &plain);
   uint64_t logged_instance = open_instance(&ctx, &npds, xds, log_path, &logged);
+
+  if (threads_only) {
+    /* Only the worker-thread rows (to point a profiler at, or to re-measure them alone). */
+    static mt_figures only[MT_ROWS];
+    measure_threads(&ctx, instance, logged_instance, &col, ctx.requests_per_run / 2, only);
+    print_threads(only);
+    int threads_failed = 0;
+    for (int i = 0; i < (int)MT_ROWS; i++) threads_failed += only[i].failed;
+    dp_close_module(&ctx.lib, logged_instance);
+    dp_close_module(&ctx.lib, instance);
+    stop_services(&col, &npds, xds, log_path, dir);
+    dp_library_close(&ctx.lib);
+    return threads_failed ? 1 : 0;
+  }
 
   if (scan_only) {
     /* Only the OnData-vs-memchr comparison: the loop to point a profiler at. */
@@ -951,6 +1245,11 @@ int main(int argc, char **argv) {
   for (size_t w = 0; w < N_WORKLOADS; w++)
     logged_bursts[w] = time_logged_bursts(&ctx, logged_instance, &col, &workloads[w], smoke ? 2 : 200);
 
+  /* 1 and 2 worker threads on one instance, logging off and on. */
+  static mt_figures threads[MT_ROWS];
+  measure_threads(&ctx, instance, logged_instance, &col, ctx.requests_per_run / 2, threads);
+  for (int i = 0; i < (int)MT_ROWS; i++) failed += threads[i].failed;
+
   /* A 10,000-endpoint policy update while two threads check policy on every request. */
   dp_close_module(&ctx.lib, logged_instance);
   update_figures update;
@@ -999,6 +1298,7 @@ int main(int argc, char **argv) {
     printf("%s: logging on, collector keeping up (bursts of %d whole requests, drained between): %.1f ns/request "
            "(%.1f ns of CPU on the calling thread), %.1f%% delivered\n", workloads[w].name, LOGGED_BURST,
            logged_bursts[w].ns_per_request, logged_bursts[w].cpu_ns_per_request, 100.0 * logged_bursts[w].delivered);
+  print_threads(threads);
   printf("OnData alone against a memchr scan of the same bytes (target: within 2x):\n");
   for (size_t w = 0; w < N_WORKLOADS; w++) print_scan(&scans[w]);
   printf("policy update adding %d endpoints: applied and ACKed %.1f ms after the push; onIo on 2 threads "
@@ -1033,6 +1333,15 @@ int main(int argc, char **argv) {
             workloads[w].name, logged_bursts[w].ns_per_request, logged_bursts[w].cpu_ns_per_request,
             logged_bursts[w].delivered,
             w + 1 < N_WORKLOADS ? "," : "");
+  fprintf(j, "  ],\n");
+  fprintf(j, "  \"threads\": [\n");
+  for (int i = 0; i < (int)MT_ROWS; i++)
+    fprintf(j, "    {\"workload\": \"%s\", \"logging\": %s, \"threads\": %d, \"requests_per_s\": %.0f, "
+               "\"speedup\": %.3f, \"cpu_ns_per_request\": %.2f, \"other_cpu_ns_per_request\": %.2f, "
+               "\"delivered\": %.4f}%s\n",
+            threads[i].workload, threads[i].logging ? "true" : "false", threads[i].threads,
+            threads[i].requests_per_s, threads[i].speedup, threads[i].cpu_ns_per_request,
+            threads[i].other_ns_per_request, threads[i].delivered, i + 1 < (int)MT_ROWS ? "," : "");
   fprintf(j, "  ],\n");
   fprintf(j, "  \"memchr_comparison\": [\n");
   for (size_t w = 0; w < N_WORKLOADS; w++)

@@ -10,10 +10,12 @@ import Synchronization
 /// (no length prefix) on the unix `SOCK_SEQPACKET` socket at `access-log-path`, as upstream's
 /// `proxylib/accesslog` client does.
 ///
-/// `log()` runs on Envoy's worker threads and never waits on the socket: it encodes the entry (bounded by
-/// `AccessLogLimits`, no allocation) into a preallocated byte ring (`AccessLogQueue`) under a short lock and
-/// returns. If the queue is full (the collector is slow, stuck or gone for long) the entry is dropped and
-/// counted undelivered. One background thread owned by the client sends the queued entries in order.
+/// `log()` runs on Envoy's worker threads and never waits on the socket: it reserves a place in a preallocated
+/// byte ring (`AccessLogQueue`) under a short lock, encodes the entry there (bounded by `AccessLogLimits`, no
+/// allocation) without the lock, so that workers logging at once do not wait for each other's encoding, and
+/// commits it under the lock. If the queue is full (the collector is slow, stuck or gone for long) the entry is
+/// dropped and counted undelivered. One background thread owned by the client sends the queued entries, in
+/// reservation order: each thread's entries in the order it logged them.
 ///
 /// Connection handling (upstream redials on the next entry after a write error; we do the same, with a
 /// backoff):
@@ -69,7 +71,12 @@ public final class AccessLogClient: AccessLogSink, InstanceService {
         self.init(path: path, configuration: Configuration())
     }
 
-    public init(path: String, configuration: Configuration) {
+    public convenience init(path: String, configuration: Configuration) {
+        self.init(path: path, configuration: configuration, afterEncoding: nil)
+    }
+
+    /// `afterEncoding`: tests only, runs between encoding an entry and committing it (a slow encoder).
+    init(path: String, configuration: Configuration, afterEncoding: (@Sendable () -> Void)?) {
         self.path = path
         self.configuration = configuration
         guard let wakeup = WakeupPipe() else {
@@ -79,7 +86,7 @@ public final class AccessLogClient: AccessLogSink, InstanceService {
             return
         }
         let queue = AccessLogQueue(capacity: configuration.queueCapacity, limits: configuration.limits,
-                                   wakeup: wakeup)
+                                   wakeup: wakeup, afterEncoding: afterEncoding)
         self.queue = queue
 
         // Connect now, like upstream's NewClient; the thread takes over the connection.
@@ -104,13 +111,14 @@ public final class AccessLogClient: AccessLogSink, InstanceService {
     /// Queues `entry` for the collector, or drops it (counted undelivered) when the queue is full. Returns at
     /// once in every case; ignored after `shutdown()`.
     public func log(_ entry: AccessLogEntry) {
-        guard let queue else { return }
-        switch queue.enqueue(entry) {
-        case .queued, .ignored:
+        // Optional chaining borrows the queue: binding it (`guard let`) would retain and release the object every
+        // worker thread shares, two atomic writes to one cache line per entry.
+        switch queue?.enqueue(entry) {
+        case .queued, .ignored, nil:
             break
         case let .droppedQueueFull(firstOfRun, total):
             if firstOfRun {
-                Diagnostics.debug("access log: queue full (\(queue.capacity) entries), dropping entries until \(path) catches up; \(total) undelivered so far")
+                Diagnostics.debug("access log: queue full (\(configuration.queueCapacity) entries), dropping entries until \(path) catches up; \(total) undelivered so far")
             }
         case let .queuedAfterDropping(dropped, total):
             Diagnostics.debug("access log: queue has room again after dropping \(dropped) entries; \(total) undelivered in total")

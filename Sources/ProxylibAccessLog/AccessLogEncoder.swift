@@ -70,6 +70,78 @@ public final class AccessLogEncoder: Sendable {
         return writer.count
     }
 
+    /// Room to reserve for `entry` before encoding it (`AccessLogQueue`): the room `encode` needs for it when
+    /// none of its strings holds a NUL byte (each NUL widens to the three bytes of U+FFFD, so such an entry may
+    /// need more) — its exact encoded size plus the byte the L7 part's length may give back (that length is
+    /// written at its longest, then moved back over the unused byte), or an upper bound when a string is cut to
+    /// `maxValueBytes` — and `maxEntryBytes` for an entry that comes near the limit or has more than `maxItems`
+    /// fields or topics, where the budget in `write` cuts and omits and only the limit bounds the size. Reads
+    /// string lengths only, no bytes; allocates nothing. (`encode` into a buffer too small for the entry
+    /// returns nil; it never writes past the buffer.)
+    public func reservationSize(for entry: AccessLogEntry) -> Int {
+        let cap = limits.maxValueBytes
+        /// A string field of `count` bytes (at most `cap`), left out when empty unless `always`.
+        @inline(__always) func string(_ field: UInt64, _ count: Int, always: Bool = false) -> Int {
+            let kept = min(count, cap)
+            return kept == 0 && !always ? 0 : ProtobufWriter.tagSize(field) + ProtobufWriter.varintSize(UInt64(kept)) + kept
+        }
+        /// A varint field, left out when zero.
+        @inline(__always) func varint(_ field: UInt64, _ value: UInt64) -> Int {
+            value == 0 ? 0 : ProtobufWriter.tagSize(field) + ProtobufWriter.varintSize(value)
+        }
+
+        var size = varint(Field.timestamp, entry.timestampNanoseconds)
+            + varint(Field.entryType, UInt64(UInt32(bitPattern: entry.entryType.rawValue)))
+            + varint(Field.sourceSecurityID, UInt64(entry.sourceSecurityID))
+            + varint(Field.isIngress, entry.isIngress ? 1 : 0)
+            + varint(Field.destinationSecurityID, UInt64(entry.destinationSecurityID))
+            + string(Field.policyName, entry.policyName.utf8.count)
+            + string(Field.sourceAddress, entry.sourceAddress.utf8.count)
+            + string(Field.destinationAddress, entry.destinationAddress.utf8.count)
+        // The L7 part's length is written at its longest, then moved back over the bytes it does not need.
+        let lengthBytes = ProtobufWriter.varintSize(UInt64(limits.maxEntryBytes))
+        var items = 0
+        switch entry.l7 {
+        case let .generic(proto, fields):
+            var content = string(Field.proto, proto.utf8.count)
+            fields.forEachField { key, value in
+                // A map entry: its key and value fields inside (an empty one left out).
+                content += ProtobufWriter.lengthDelimitedSize(
+                    Field.fields, string(Field.key, key.utf8.count) + string(Field.value, value.withUTF8Bytes { $0.count }))
+                items += 1
+            }
+            size += ProtobufWriter.tagSize(Field.genericL7) + lengthBytes + content
+        case let .kafka(correlationID, errorCode, apiVersion, apiKey, topics):
+            var content = varint(Field.correlationID, Self.int32Wire(correlationID))
+                + varint(Field.errorCode, Self.int32Wire(errorCode))
+                + varint(Field.apiVersion, Self.int32Wire(apiVersion))
+                + varint(Field.apiKey, Self.int32Wire(apiKey))
+            for topic in topics {
+                content += string(Field.topics, topic.utf8.count, always: true)
+            }
+            items = topics.count
+            size += ProtobufWriter.tagSize(Field.kafka) + lengthBytes + content
+        }
+        // `write` charges its budget more than the bytes it writes (each length prefix at its longest, empty
+        // strings, the fixed fields at their widest): at most `chargeSlack` plus 4 · `lengthBytes` an item. Below
+        // the margin by that much, it cuts and omits nothing, and the size above is the size written.
+        let charged = size + Self.chargeSlack + items * 4 * lengthBytes
+        guard items <= limits.maxItems, charged <= limits.maxEntryBytes - Self.nearLimitMargin else {
+            return limits.maxEntryBytes
+        }
+        return size
+    }
+
+    /// The most `write` can charge beyond an entry's size, items aside: the fixed fields (37 bytes charged),
+    /// the L7 member's tag and length, four strings' length prefixes (or their whole charge when empty), and
+    /// Kafka's four int32 fields (44 bytes charged), all with 3-byte length prefixes at most.
+    private static let chargeSlack = 37 + (2 + 3) + 4 * (1 + 3) + 44
+
+    /// While its charges stay this far below `maxEntryBytes`, `write` cuts nothing and omits nothing: it holds
+    /// back `minimumL7Room` while writing the metadata, and less than that (an omission marker's room) while
+    /// writing the L7 part.
+    static let nearLimitMargin = minimumL7Room
+
     /// Serializes `entry` into a new array (for tests and tools; allocates).
     public func encode(_ entry: AccessLogEntry) -> [UInt8]? {
         var bytes = [UInt8](repeating: 0, count: limits.maxEntryBytes)

@@ -69,9 +69,9 @@ final class AccessLogSender: @unchecked Sendable {
             case .idle:
                 // A producer signals when it queues into an empty queue; close() signals too.
                 queue.wakeup.wait(milliseconds: 1000)
-            case let .send(slot, length):
+            case let .send(first, count):
                 guard connected() else { continue }
-                send(queue.packet(slot: slot, length: length))
+                send(first: first, count: count)
             }
         }
     }
@@ -113,61 +113,97 @@ final class AccessLogSender: @unchecked Sendable {
 
     // MARK: Sending
 
-    private func send(_ packet: UnsafeRawBufferPointer) {
-        guard let outcome = connection?.send(packet, waitingOn: queue.wakeup) else { return }
-        switch outcome {
-        case .sent:
-            headFailures = 0
-            queue.finishHead(delivered: true)
-            if inOutage && Self.now() - connectedAt >= Self.stableConnectionTime {
-                inOutage = false
-                Diagnostics.debug("access log: delivering to \(path) again; \(queue.statistics.undelivered) undelivered so far")
+    /// Sends a batch of committed entries in order, until one cannot be sent now; then frees the entries
+    /// done with, in one call.
+    private func send(first: Int, count: Int) {
+        var done = 0
+        var delivered = 0
+        var undelivered = 0
+        defer { queue.finish(entries: done, delivered: delivered, undelivered: undelivered) }
+        var slot = first
+        for _ in 0..<count {
+            defer { slot = queue.slot(after: slot) }
+            guard let packet = queue.packet(slot: slot) else {
+                done += 1  // void: nothing to send
+                continue
             }
-        case .wouldBlock, .interrupted:
-            // Woken while waiting for room: go round to see whether the queue was closed.
-            break
-        case .rejected(let error):
-            headFailures = 0
-            queue.finishHead(delivered: false)
-            Diagnostics.debug("access log: \(path) refused an entry of \(packet.count) bytes (\(error)); dropped")
-        case .failed(let error):
-            connection = nil
-            let now = Self.now()
-            let wasStable = now - connectedAt >= Self.stableConnectionTime
-            if wasStable || !inOutage {
-                inOutage = true
-                Diagnostics.error("access log: connection to \(path) lost (\(error)); reconnecting, entries are queued (up to \(queue.capacity))")
-            }
-            if wasStable {
-                // Redial at once for the entry that failed.
-                redialDelay = configuration.minimumRedialDelay.nanoseconds
-                nextDialTime = 0
-            } else {
-                nextDialTime = now + redialDelay
-                advanceBackoff()
-            }
-            headFailures += 1
-            if headFailures >= configuration.maxSendAttempts {
+            guard let outcome = connection?.send(packet, waitingOn: queue.wakeup) else { return }
+            switch outcome {
+            case .sent:
                 headFailures = 0
-                queue.finishHead(delivered: false)
-                Diagnostics.debug("access log: an entry failed on \(configuration.maxSendAttempts) connections and was dropped")
+                done += 1
+                delivered += 1
+                if inOutage && Self.now() - connectedAt >= Self.stableConnectionTime {
+                    inOutage = false
+                    Diagnostics.debug("access log: delivering to \(path) again; \(queue.statistics.undelivered) undelivered so far")
+                }
+            case .wouldBlock, .interrupted:
+                // Woken while waiting for room: go round to see whether the queue was closed.
+                return
+            case .rejected(let error):
+                headFailures = 0
+                done += 1
+                undelivered += 1
+                Diagnostics.debug("access log: \(path) refused an entry of \(packet.count) bytes (\(error)); dropped")
+            case .failed(let error):
+                connectionFailed(error)
+                headFailures += 1
+                if headFailures >= configuration.maxSendAttempts {
+                    headFailures = 0
+                    done += 1
+                    undelivered += 1
+                    Diagnostics.debug("access log: an entry failed on \(configuration.maxSendAttempts) connections and was dropped")
+                }
+                return
             }
         }
     }
 
-    /// At shutdown: sends what the socket takes without waiting, then drops the rest (undelivered).
+    /// A send failed: the connection is closed; the redial waits for the backoff unless it had lasted.
+    private func connectionFailed(_ error: SocketError) {
+        connection = nil
+        let now = Self.now()
+        let wasStable = now - connectedAt >= Self.stableConnectionTime
+        if wasStable || !inOutage {
+            inOutage = true
+            Diagnostics.error("access log: connection to \(path) lost (\(error)); reconnecting, entries are queued (up to \(queue.capacity))")
+        }
+        if wasStable {
+            // Redial at once for the entry that failed.
+            redialDelay = configuration.minimumRedialDelay.nanoseconds
+            nextDialTime = 0
+        } else {
+            nextDialTime = now + redialDelay
+            advanceBackoff()
+        }
+    }
+
+    /// At shutdown: sends what the socket takes without waiting, then drops the rest (undelivered), entries
+    /// still being encoded included.
     private func flush() {
         if connection != nil {
-            while let (slot, length) = queue.head() {
-                guard let outcome = connection?.send(queue.packet(slot: slot, length: length), waitingOn: nil) else {
-                    break
-                }
-                if case .sent = outcome {
-                    queue.finishHead(delivered: true)
-                } else if case .rejected = outcome {
-                    queue.finishHead(delivered: false)
-                } else {
-                    break
+            flushing: while let (first, count) = queue.readyEntries() {
+                var done = 0
+                var delivered = 0
+                var undelivered = 0
+                defer { queue.finish(entries: done, delivered: delivered, undelivered: undelivered) }
+                var slot = first
+                for _ in 0..<count {
+                    defer { slot = queue.slot(after: slot) }
+                    guard let packet = queue.packet(slot: slot) else {
+                        done += 1
+                        continue
+                    }
+                    guard let outcome = connection?.send(packet, waitingOn: nil) else { break flushing }
+                    if case .sent = outcome {
+                        done += 1
+                        delivered += 1
+                    } else if case .rejected = outcome {
+                        done += 1
+                        undelivered += 1
+                    } else {
+                        break flushing
+                    }
                 }
             }
         }

@@ -18,15 +18,12 @@ struct ProtobufWriter {
 
     // MARK: Sizes
 
+    /// 7 bits a byte. Most values (tags, lengths) take one; the others are sized from their highest bit set
+    /// rather than in a loop (a 64-bit timestamp would take nine rounds).
     @inline(__always)
     static func varintSize(_ value: UInt64) -> Int {
-        var size = 1
-        var rest = value >> 7
-        while rest != 0 {
-            rest >>= 7
-            size += 1
-        }
-        return size
+        if value < 0x80 { return 1 }
+        return (64 - value.leadingZeroBitCount + 6) / 7
     }
 
     @inline(__always)

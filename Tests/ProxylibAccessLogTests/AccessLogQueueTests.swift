@@ -14,9 +14,9 @@ import ProxylibCore
 
     /// Takes the head entry as the sender does; nil when empty.
     func takeHead(_ queue: AccessLogQueue) -> [UInt8]? {
-        guard case let .send(slot, length) = queue.nextWork() else { return nil }
-        let bytes = Array(queue.packet(slot: slot, length: length))
-        queue.finishHead(delivered: true)
+        guard case let .send(slot, _) = queue.nextWork(), let packet = queue.packet(slot: slot) else { return nil }
+        let bytes = Array(packet)
+        queue.finish(entries: 1, delivered: 1, undelivered: 0)
         return bytes
     }
 
