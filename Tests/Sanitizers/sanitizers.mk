@@ -25,9 +25,13 @@ SAN_CC := $(SAN_BIN)clang
 SAN_NM := $(SAN_BIN)llvm-nm
 SAN_SYMBOLIZER := $(SAN_BIN)llvm-symbolizer
 SAN_SWIFT_LIBDIR := $(SAN_BIN)../lib/swift/linux
-# The shared sanitizer runtimes, preloaded into python3 for the policy-plane tests.
-SAN_RUNTIME_DIR := $(firstword $(wildcard $(SAN_BIN)../lib/clang/*/lib/linux))
+# The shared sanitizer runtimes, preloaded into python3 for the policy-plane tests (compiler-rt's older
+# lib/linux/NAME-ARCH.so layout, which this toolchain uses, or the per-target one).
 SAN_ARCH := $(shell uname -m)
+san_runtime = $(firstword $(wildcard $(SAN_BIN)../lib/clang/*/lib/linux/libclang_rt.$(1)-$(SAN_ARCH).so \
+                                    $(SAN_BIN)../lib/clang/*/lib/$(SAN_ARCH)-unknown-linux-gnu/libclang_rt.$(1).so))
+SAN_ASAN_RUNTIME := $(call san_runtime,asan)
+SAN_TSAN_RUNTIME := $(call san_runtime,tsan)
 SAN_SCENARIOS := Tests/Harness/scenarios
 SAN_HARNESS_SOURCES := $(DATAPATH) $(wildcard Sources/CDatapath/include/*.h) $(wildcard Tests/Harness/*.c Tests/Harness/*.h) \
                        $(wildcard Include/*.h)
@@ -48,7 +52,7 @@ SAN_LIB_FLAGS = -c release --product cilium -Xlinker -L$(abspath $(STATIC_CXX))
 SAN_STATIC_CXX_READY := $(BUILD)/static-cxx/.ready
 
 san-toolchain:
-	@[ -x "$(SAN_CC)" ] && [ -x "$(SAN_SYMBOLIZER)" ] && [ -n "$(SAN_RUNTIME_DIR)" ] || \
+	@[ -x "$(SAN_CC)" ] && [ -x "$(SAN_SYMBOLIZER)" ] && [ -n "$(SAN_ASAN_RUNTIME)" ] && [ -n "$(SAN_TSAN_RUNTIME)" ] || \
 	  { echo "sanitizers: need the Swift toolchain's clang, llvm-symbolizer and compiler-rt next to '$(SWIFT)' (found: '$(SAN_BIN)')" >&2; exit 1; }
 
 # The policy-plane tests need the Makefile's Python venv ($(VENV)/ready), and Debian ships venv's pip bootstrap
@@ -96,7 +100,7 @@ $(ASAN_SO): $(SWIFT_SOURCES) $(SAN_STATIC_CXX_READY) | deps san-toolchain
 	mkdir -p $(ASAN_DIR)
 	cp $(ASAN_SCRATCH)/release/libcilium.so $@
 
-$(ASAN_HARNESS): $(SAN_HARNESS_SOURCES) | san-toolchain
+$(ASAN_HARNESS): $(SAN_HARNESS_SOURCES) | deps san-toolchain
 	mkdir -p $(ASAN_DIR)
 	$(SAN_CC) $(SAN_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all $(DATAPATH_INCLUDES) \
 	  $(DATAPATH) Tests/Harness/*.c -ldl -o $@
@@ -104,13 +108,13 @@ $(ASAN_HARNESS): $(SAN_HARNESS_SOURCES) | san-toolchain
 test-asan-harness: $(ASAN_SO) $(ASAN_HARNESS)
 	env $(ASAN_ENV) $(ASAN_HARNESS) $(ASAN_SO) $(SAN_SCENARIOS)
 
-$(ASAN_DIR)/libdatapath.so: $(SAN_HARNESS_SOURCES) | san-toolchain
+$(ASAN_DIR)/libdatapath.so: $(SAN_HARNESS_SOURCES) | deps san-toolchain
 	mkdir -p $(ASAN_DIR)
 	$(SAN_CC) $(SAN_CFLAGS) -shared -fPIC -fsanitize=address,undefined -fno-sanitize-recover=all $(DATAPATH_INCLUDES) \
 	  $(DATAPATH) -ldl -o $@
 
 test-asan-npds: $(ASAN_SO) $(ASAN_DIR)/libdatapath.so $(VENV)/ready
-	env LD_PRELOAD=$(SAN_RUNTIME_DIR)/libclang_rt.asan-$(SAN_ARCH).so $(ASAN_NOLEAK_ENV) LIBCILIUM=$(ASAN_SO) \
+	env LD_PRELOAD=$(SAN_ASAN_RUNTIME) $(ASAN_NOLEAK_ENV) LIBCILIUM=$(ASAN_SO) \
 	  LIBDATAPATH=$(ASAN_DIR)/libdatapath.so $(SAN_NPDS_TESTS)
 
 test-asan-unit: | deps san-toolchain
@@ -146,7 +150,7 @@ TSAN_REPEAT ?= 5
 # access-log client and sender thread, connections on many threads while policies change, concurrent regex matching.
 TSAN_TEST_FILTER ?= NPDSClientTests|AccessLogClientTests|ConcurrencyTests|RegexPatternTests/concurrentMatching
 
-$(TSAN_SHIM): Tests/Sanitizers/tsan-mutex-shim.c | san-toolchain
+$(TSAN_SHIM): Tests/Sanitizers/tsan-mutex-shim.c | deps san-toolchain
 	mkdir -p $(TSAN_DIR)
 	$(SAN_CC) -O2 -fPIC -Wall -Wextra -Werror -c $< -o $@
 
@@ -159,7 +163,7 @@ $(TSAN_SO): $(SWIFT_SOURCES) $(SAN_STATIC_CXX_READY) $(TSAN_SHIM) | deps san-too
 	cp $(TSAN_SCRATCH)/release/libcilium.so $@
 
 # The static TSan runtime carries libdispatch interceptors, so the harness links the toolchain's libdispatch too.
-$(TSAN_HARNESS): $(SAN_HARNESS_SOURCES) | san-toolchain
+$(TSAN_HARNESS): $(SAN_HARNESS_SOURCES) | deps san-toolchain
 	mkdir -p $(TSAN_DIR)
 	$(SAN_CC) $(SAN_CFLAGS) -fsanitize=thread $(DATAPATH_INCLUDES) $(DATAPATH) Tests/Harness/*.c -ldl \
 	  -L$(SAN_SWIFT_LIBDIR) -ldispatch -lBlocksRuntime -Wl,-rpath,$(SAN_SWIFT_LIBDIR) -o $@
@@ -170,13 +174,13 @@ test-tsan-harness: $(TSAN_SO) $(TSAN_HARNESS)
 	done
 	env $(TSAN_ENV) $(TSAN_HARNESS) $(TSAN_SO) $(SAN_SCENARIOS)
 
-$(TSAN_DIR)/libdatapath.so: $(SAN_HARNESS_SOURCES) | san-toolchain
+$(TSAN_DIR)/libdatapath.so: $(SAN_HARNESS_SOURCES) | deps san-toolchain
 	mkdir -p $(TSAN_DIR)
 	$(SAN_CC) $(SAN_CFLAGS) -shared -fPIC -fsanitize=thread $(DATAPATH_INCLUDES) $(DATAPATH) -ldl -o $@
 
 # The shared TSan runtime leaves its libdispatch interceptors' symbols to be resolved: the toolchain's libdispatch.
 test-tsan-npds: $(TSAN_SO) $(TSAN_DIR)/libdatapath.so $(VENV)/ready
-	env LD_PRELOAD="$(SAN_RUNTIME_DIR)/libclang_rt.tsan-$(SAN_ARCH).so $(SAN_SWIFT_LIBDIR)/libdispatch.so" $(TSAN_ENV) \
+	env LD_PRELOAD="$(SAN_TSAN_RUNTIME) $(SAN_SWIFT_LIBDIR)/libdispatch.so" $(TSAN_ENV) \
 	  LIBCILIUM=$(TSAN_SO) LIBDATAPATH=$(TSAN_DIR)/libdatapath.so $(SAN_NPDS_TESTS)
 
 test-tsan-unit: $(TSAN_SHIM) | deps san-toolchain
