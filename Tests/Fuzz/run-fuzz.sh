@@ -47,16 +47,16 @@ for target in "${targets[@]}"; do
     elapsed=$(( $(date +%s) - start ))
     # With -jobs, libFuzzer writes each job's output to fuzz-N.log in the working folder.
     [ "$jobs" -gt 1 ] && cat "$work"/fuzz-*.log >> "$log" 2>/dev/null && rm -f "$work"/fuzz-*.log
-    execs=$(grep -h 'stat::number_of_executed_units' "$log" | awk '{s+=$2} END {print s+0}')
-    edges=$(grep -ho 'cov: [0-9]*' "$log" | awk '{print $2}' | sort -n | tail -1)
-    features=$(grep -ho 'ft: [0-9]*' "$log" | awk '{print $2}' | sort -n | tail -1)
+    execs=$(grep -ah 'stat::number_of_executed_units' "$log" | awk '{s+=$2} END {print s+0}')
+    edges=$(grep -aho 'cov: [0-9]*' "$log" | awk '{print $2}' | sort -n | tail -1)
+    features=$(grep -aho 'ft: [0-9]*' "$log" | awk '{print $2}' | sort -n | tail -1)
     size=$(find "$corpus" -type f | wc -l)
     rate=$(( elapsed > 0 ? execs / elapsed : execs ))
-    if [ $status -eq 0 ] && ! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|invariant broken|SUMMARY: UndefinedBehavior' "$log"; then
+    if [ $status -eq 0 ] && ! grep -aqE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|invariant broken|SUMMARY: UndefinedBehavior' "$log"; then
         result=ok; passed=$((passed + 1))
     else
         result="FAIL (exit $status, see $log)"; failed=$((failed + 1))
-        grep -E 'invariant broken|ERROR:|SUMMARY:' "$log" | head -5 >&2
+        grep -aE 'invariant broken|ERROR:|SUMMARY:' "$log" | head -5 >&2
     fi
     printf '%-24s %12s %10s %8s %8s %8s  %s\n' "$target" "$execs" "$rate" "${edges:-?}" "${features:-?}" "$size" "$result" | tee -a "$report"
 done
