@@ -107,9 +107,10 @@ $(VENV)/ready: Tests/npds/requirements.txt
 
 test: unit-test harness-test artifact-test alloc-test bench-smoke npds-test host-test hardening-smoke
 
-# The short versions of the hardening suites (HARDENING.md): each fuzz target for 20 s, the stress run and the
-# fault suite in their CI sizes.
-hardening-smoke: fuzz-smoke stress-smoke faults-smoke
+# The short versions of the hardening suites (HARDENING.md): each fuzz target for 20 s, the C datapath harness
+# against AddressSanitizer+UBSan and ThreadSanitizer builds of libcilium.so, the stress run and the fault suite
+# in their CI sizes.
+hardening-smoke: fuzz-smoke test-asan-smoke test-tsan-smoke stress-smoke faults-smoke
 
 unit-test: | deps
 	$(SWIFT) test --disable-xctest
