@@ -68,29 +68,18 @@ if proxylib_fuzzer_available() != 0 {
 var files: [String] = []
 for path in arguments.dropFirst(2) where !path.hasPrefix("-") {
     if let directory = opendir(path) {
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if !name.hasPrefix(".") { files.append(path + "/" + name) }
-        }
         closedir(directory)
+        files += FuzzSeeds.fixtureNames(in: path, suffix: "").map { path + "/" + $0 }
     } else {
         files.append(path)
     }
 }
 files.sort()
 for file in files {
-    guard let handle = fopen(file, "rb") else {
+    guard let bytes = FuzzSeeds.read(file) else {
         printError("proxylib-fuzz: cannot open \(file)\n")
         exit(1)
     }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&chunk, 1, chunk.count, handle)
-        if n <= 0 { break }
-        bytes += chunk[..<n]
-    }
-    fclose(handle)
     _ = bytes.withUnsafeBufferPointer { runOne($0.baseAddress, $0.count) }
 }
 print("proxylib-fuzz \(target.name): \(files.count) inputs replayed, no invariant broken")

@@ -176,7 +176,7 @@ public enum FuzzSeeds {
     }
 
     /// The names of the files in `directory` ending in `suffix` (none when it is missing), sorted.
-    static func fixtureNames(in directory: String, suffix: String = ".bin") -> [String] {
+    public static func fixtureNames(in directory: String, suffix: String = ".bin") -> [String] {
         guard let handle = opendir(directory) else { return [] }
         defer { closedir(handle) }
         var names: [String] = []
@@ -187,7 +187,8 @@ public enum FuzzSeeds {
         return names.sorted()
     }
 
-    static func read(_ path: String) -> [UInt8]? {
+    /// The bytes of a file, or nil when it cannot be opened.
+    public static func read(_ path: String) -> [UInt8]? {
         guard let file = fopen(path, "rb") else { return nil }
         defer { fclose(file) }
         var bytes: [UInt8] = []

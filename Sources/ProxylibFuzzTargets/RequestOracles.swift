@@ -48,17 +48,7 @@ struct R2D2Oracle: RequestOracle {
     }
 
     func checkForwarded(_ stream: [UInt8], written: [UInt8], remote: UInt32) throws(FuzzViolation) {
-        var start = 0
-        while start < stream.count {
-            guard let end = ByteText.find([0x0D, 0x0A], in: stream, from: start) else {
-                throw FuzzViolation("r2d2: a partial request reached the server: \(ByteText.show(stream[start...]))")
-            }
-            let line = Array(stream[start..<end])
-            if !allows(line, remote: remote) {
-                throw FuzzViolation("r2d2: denied request reached the server from remote \(remote): \(ByteText.show(line[...]))")
-            }
-            start = end + 2
-        }
+        try ByteText.checkFrames(stream, terminator: [0x0D, 0x0A], what: "r2d2 request", remote: remote) { allows($0, remote: remote) }
     }
 
     func allows(_ line: [UInt8], remote: UInt32) -> Bool {
@@ -82,17 +72,7 @@ struct HeaderLineOracle: RequestOracle {
     }
 
     func checkForwarded(_ stream: [UInt8], written: [UInt8], remote: UInt32) throws(FuzzViolation) {
-        var start = 0
-        while start < stream.count {
-            guard let newline = stream[start...].firstIndex(of: 0x0A) else {
-                throw FuzzViolation("headerparser: a partial line reached the server: \(ByteText.show(stream[start...]))")
-            }
-            let line = Array(stream[start..<newline])
-            if !allows(line, remote: remote) {
-                throw FuzzViolation("headerparser: denied line reached the server from remote \(remote): \(ByteText.show(line[...]))")
-            }
-            start = newline + 1
-        }
+        try ByteText.checkFrames(stream, terminator: [0x0A], what: "headerparser line", remote: remote) { allows($0, remote: remote) }
     }
 
     func allows(_ line: [UInt8], remote: UInt32) -> Bool {
@@ -124,6 +104,23 @@ struct PassEverythingOracle: RequestOracle {
 
 /// Byte helpers for the oracles and messages.
 enum ByteText {
+    /// Splits what reached the server into frames ending in `terminator` and throws for a partial frame or one
+    /// that `allows` rejects (the frame is passed without its terminator).
+    static func checkFrames(_ stream: [UInt8], terminator: [UInt8], what: String, remote: UInt32,
+                            allows: ([UInt8]) -> Bool) throws(FuzzViolation) {
+        var start = 0
+        while start < stream.count {
+            guard let end = find(terminator, in: stream, from: start) else {
+                throw FuzzViolation("a partial \(what) reached the server: \(show(stream[start...]))")
+            }
+            let frame = Array(stream[start..<end])
+            if !allows(frame) {
+                throw FuzzViolation("denied \(what) reached the server from remote \(remote): \(show(frame[...]))")
+            }
+            start = end + terminator.count
+        }
+    }
+
     static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
         guard !needle.isEmpty else { return start }
         guard haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
