@@ -37,7 +37,14 @@ func usage() -> Never {
     exit(2)
 }
 
-let arguments = CommandLine.arguments
+var arguments = CommandLine.arguments
+// libFuzzer's -jobs/-fork run this executable again with the flags it was given, which no longer name the
+// target: the parent leaves the name in the environment for them.
+let targetVariable = "PROXYLIB_FUZZ_TARGET"
+if let inherited = getenv(targetVariable).map({ String(cString: $0) }),
+   arguments.count < 2 || FuzzTargets.named(arguments[1]) == nil, FuzzTargets.named(inherited) != nil {
+    arguments.insert(inherited, at: 1)
+}
 guard arguments.count >= 2 else { usage() }
 if arguments[1] == "seeds" {
     // proxylib-fuzz seeds OUTPUT-FOLDER NPDS-FIXTURE-FOLDER
@@ -50,6 +57,7 @@ if arguments[1] == "list" {
 }
 guard let target = FuzzTargets.named(arguments[1]) else { usage() }
 selected = target
+setenv(targetVariable, target.name, 1)
 Diagnostics.setErrorsSilenced(true)
 target.prepare()
 
