@@ -145,12 +145,13 @@ bench: $(CILIUM_SO) $(BENCH) $(VENV)/ready
 bench-smoke: $(CILIUM_SO) $(BENCH) $(VENV)/ready
 	$(BENCH) --smoke $(BENCH_STRICT) $(LIB)
 
-# Steady-state OnData must not allocate: counted with a malloc interposer, not timed.
-alloc-test: $(CILIUM_SO) $(ALLOC_BENCH)
-	$(ALLOC_BENCH) $(CILIUM_SO) 20000
+# Steady-state OnData must not allocate: counted with a malloc interposer, not timed. The memcache checks run
+# under bench/policy.txt over NPDS (the grpcio server), logging off and with an access-log collector.
+alloc-test: $(CILIUM_SO) $(ALLOC_BENCH) $(VENV)/ready
+	$(ALLOC_BENCH) --python $(PYTHON) $(CILIUM_SO) 20000
 
-bench-alloc: $(CILIUM_SO) $(ALLOC_BENCH)
-	$(ALLOC_BENCH) $(CILIUM_SO) 2000000
+bench-alloc: $(CILIUM_SO) $(ALLOC_BENCH) $(VENV)/ready
+	$(ALLOC_BENCH) --python $(PYTHON) $(CILIUM_SO) 2000000
 
 $(HOST): $(SWIFT_SOURCES) | deps
 	$(SWIFT) build -c release --product proxylib-host
