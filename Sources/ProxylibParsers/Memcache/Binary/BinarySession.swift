@@ -43,9 +43,11 @@ final class BinarySession {
             return .pass(header.frameLength)
         }
         let denial = BinaryHeader.denial(opcode: header.opcode, opaque: header.opaque)
-        if intents.isEmpty && pendingDenial == nil && connection.injectSpace(reply: true) >= denial.count {
+        if intents.isEmpty && pendingDenial == nil {
+            // Nothing outstanding: the denial goes out now (the rest of it with the next reply-side call).
             var direct = denial
             _ = direct.write(to: connection)
+            if !direct.isComplete { pendingDenial = direct }
             return .drop(header.frameLength)
         }
         if quietOutstanding > 0 && connection.injectSpace(reply: false) >= BinaryHeader.size {

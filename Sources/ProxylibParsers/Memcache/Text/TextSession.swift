@@ -84,8 +84,12 @@ final class TextSession {
             // The client reads no reply, so none is injected (as upstream).
             return .drop(frameLength)
         }
-        if intents.isEmpty && pendingDenial == nil && connection.injectSpace(reply: true) >= Self.denial.utf8CodeUnitCount {
-            connection.inject(reply: true, Self.denial)
+        if intents.isEmpty && pendingDenial == nil {
+            // Nothing outstanding: the denial goes out now (what does not fit, with the next reply-side call,
+            // which the datapath makes at once to flush the inject buffer).
+            var denial = InjectedReply(Self.denial)
+            _ = denial.write(to: connection)
+            if !denial.isComplete { pendingDenial = denial }
             return .drop(frameLength)
         }
         if quietOutstanding > 0 && connection.injectSpace(reply: false) >= Self.noopProbe.utf8CodeUnitCount {
