@@ -79,7 +79,7 @@ struct MemcacheOracle: RequestOracle {
                 kind = .other
             }
             // A meta flag is a token's first byte; `b` says the key is base64.
-            if name.hasPrefix("m") && tokens.dropFirst(2).contains(where: { $0.first == UInt8(ascii: "b") }),
+            if ["mg", "ms", "md", "ma", "me"].contains(name) && tokens.dropFirst(2).contains(where: { $0.first == UInt8(ascii: "b") }),
                let key = keys.first {
                 guard let decoded = Self.base64(key) else {
                     throw FuzzViolation("a meta command with an invalid base64 key reached the server: \(ByteText.show(line[...]))")
