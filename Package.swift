@@ -157,7 +157,8 @@ let package = Package(
         .testTarget(name: "ProxylibHostTests", dependencies: ["ProxylibHost", "ProxylibNPDS", "CCiliumProto"]),
         .testTarget(
             name: "ProxylibParsersTests",
-            dependencies: ["CProxylib", "ProxylibCore", "ProxylibParsers", "ProxylibTestSupport"]
+            dependencies: ["CProxylib", "ProxylibCore", "ProxylibParsers", "ProxylibTestSupport", "CiliumProxylib",
+                           "CDatapath"]
         ),
     ],
     swiftLanguageModes: [.v6]

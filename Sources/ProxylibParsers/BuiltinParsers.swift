@@ -11,6 +11,8 @@ public enum BuiltinParsers {
         registry.register(parser: BlockParser.name, ParserFactoryFor<BlockParser>())
         registry.register(parser: R2D2Parser.name, ParserFactoryFor<R2D2Parser>())
         registry.register(ruleParser: R2D2Parser.name, R2D2Rule.ruleParser)
+        registry.register(parser: MemcacheParser.name, ParserFactoryFor<MemcacheParser>())
+        registry.register(ruleParser: MemcacheParser.name, MemcacheRule.ruleParser)
         return registry
     }()
 }

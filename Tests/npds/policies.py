@@ -91,3 +91,39 @@ R2D2_ALLOW_ALL = port_policy("r2d2")
 R2D2_READ_ONLY = port_policy("r2d2", l7_rules({"cmd": "READ"}))
 R2D2_FILE_REGEX = port_policy("r2d2", l7_rules({"file": "s.*"}))
 R2D2_PUBLIC_READS = port_policy("r2d2", l7_rules({"cmd": "READ", "file": "^/public/"}))
+
+
+# ---- memcache (upstream libcilium/proxylib_memcached_test.go): rules on port 80 for remotes 1, 3 and 4 ----
+
+def memcache_policy(*allow):
+    """A memcache port policy whose allow rules are the given dicts ({} is a rule without conditions)."""
+    return port_policy("memcache", l7_rules(*allow), remotes=(1, 3, 4))
+
+
+MEMCACHE_ALLOW_ALL = memcache_policy({})
+MEMCACHE_SET = memcache_policy({"keyExact": "", "command": "set"})  # keyExact "" is no key condition
+MEMCACHE_SET_KEY_TROLO = memcache_policy({"keyExact": "trolo", "command": "set"})
+MEMCACHE_GET = memcache_policy({"keyExact": "", "command": "get"})
+MEMCACHE_GET_ONLY = memcache_policy({"command": "get"})
+MEMCACHE_GAT = memcache_policy({"keyExact": "", "command": "gat"})
+MEMCACHE_DELETE = memcache_policy({"keyExact": "", "command": "delete"})
+MEMCACHE_INCR = memcache_policy({"keyExact": "", "command": "incr"})
+MEMCACHE_INCR_OTHER_KEY = memcache_policy({"keyExact": "otherKey", "command": "incr"})
+MEMCACHE_TOUCH_KEY = memcache_policy({"keyExact": "key", "command": "touch"})
+MEMCACHE_TOUCH_OTHER_KEY = memcache_policy({"keyExact": "otherKey", "command": "touch"})
+MEMCACHE_SLABS = memcache_policy({"command": "slabs"})
+MEMCACHE_LRU_CRAWLER = memcache_policy({"command": "lru_crawler"})
+MEMCACHE_STATS = memcache_policy({"command": "stats"})
+MEMCACHE_FLUSH_ALL = memcache_policy({"command": "flush_all"})
+MEMCACHE_WATCH = memcache_policy({"command": "watch"})
+MEMCACHE_GET_HELLO_EXACT = memcache_policy({"keyExact": "Hello", "command": "get"})
+MEMCACHE_GET_HELLO_PREFIX = memcache_policy({"keyPrefix": "Hell", "command": "get"})
+MEMCACHE_GET_HELLO_REGEX = memcache_policy({"keyRegex": "^.el.o$", "command": "get"})
+MEMCACHE_GET_TEST1_EXACT = memcache_policy({"keyExact": "Test1", "command": "get"})
+
+# Rejected with a NACK (upstream accepts the last one and allows everything: an unknown command name made an
+# empty rule).
+MEMCACHE_KEY_WITHOUT_COMMAND = memcache_policy({"keyExact": "key"})
+MEMCACHE_UNKNOWN_RULE_KEY = memcache_policy({"command": "get", "keyGlob": "k*"})
+MEMCACHE_UNKNOWN_COMMAND = memcache_policy({"command": "frobnicate"})
+MEMCACHE_INVALID_KEY_REGEX = memcache_policy({"command": "get", "keyRegex": "(unclosed"})

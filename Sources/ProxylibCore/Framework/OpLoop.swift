@@ -5,7 +5,8 @@ import CProxylib
 /// - NOP ends the loop without an op.
 /// - MORE is terminal.
 /// - PASS and DROP advance the input, and the parser is called again even with nothing left, so it can
-///   inject at the end of the input.
+///   inject at the end of the input; a PASS or DROP longer than the input is terminal (upstream calls the
+///   parser again, and the MORE it then answers makes cilium-envoy close the connection).
 /// - INJECT does not advance; the loop stops once that direction's inject buffer is full.
 /// - ERROR is terminal (upstream keeps calling the parser after ERROR until the slice is full; the datapath
 ///   closes the connection at the first ERROR either way).
@@ -33,6 +34,9 @@ extension Connection {
             case .pass(let n), .drop(let n):
                 guard n > 0 else { return invalidLength(op) }
                 opsSlice.append(op: op.wireOp, bytes: Int64(n))
+                // A verdict reaching beyond the input covers bytes still to come: the datapath applies it to them
+                // as they arrive and takes no further op in this call.
+                if n > remaining.count { return FILTER_OK }
                 remaining = remaining.dropFirst(n)
             case .more(let n):
                 guard n > 0 else { return invalidLength(op) }

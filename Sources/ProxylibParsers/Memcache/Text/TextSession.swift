@@ -1,0 +1,373 @@
+import ProxylibCore
+
+/// The text and meta protocol of one connection: requests checked against the policy one command line (and
+/// data block) at a time; replies framed per the command they answer, so that a denial is injected exactly
+/// where its reply would have been among pipelined replies.
+final class TextSession {
+    private let connection: Connection
+    private var intents = IntentQueue<TextIntent>()
+    /// Quiet meta requests (`q`) in `intents`: their replies may never come.
+    private var quietOutstanding = 0
+    /// A denial being written into the client's inject buffer.
+    private var pendingDenial: InjectedReply?
+    /// The DROP of a denied request whose no-op replacement was just injected.
+    private var pendingDrop: Int?
+    /// Where the reply being passed stands (replies are passed one complete element at a time).
+    private var replyProgress = TextReplyProgress.idle
+    /// After `watch`, the server streams log lines: each passes as it comes (as upstream).
+    private var watching = false
+    private var lineScratch: [UInt8] = []
+    private var keyScratch: [UInt8] = []
+    private var logScratch: [UInt8] = []
+
+    /// A command line may be this long: large multi-key gets included.
+    static let maxLineLength = 1 << 20
+    static let denial: StaticString = "CLIENT_ERROR access denied\r\n"
+    static let noopProbe: StaticString = "mn\r\n"
+
+    init(connection: Connection) {
+        self.connection = connection
+        lineScratch.reserveCapacity(256)
+        keyScratch.reserveCapacity(256)
+        logScratch.reserveCapacity(256)
+    }
+
+    // MARK: Requests
+
+    func onRequest(_ input: InputView) -> ParserOp {
+        if let drop = pendingDrop {
+            pendingDrop = nil
+            return .drop(drop)
+        }
+        guard let newline = input.firstIndex(of: UInt8(ascii: "\n")) else {
+            if input.count > Self.maxLineLength { return .error(.invalidFrameLength) }
+            return .more(input[input.count - 1] == UInt8(ascii: "\r") ? 1 : 2)
+        }
+        guard newline <= Self.maxLineLength else { return .error(.invalidFrameLength) }
+        let lineLength = newline > 0 && input[newline - 1] == UInt8(ascii: "\r") ? newline - 1 : newline
+        let op = input.withContiguousBytes(from: 0, count: lineLength, scratch: &lineScratch) { line in
+            onRequestLine(line, lineEnd: newline + 1, input: input)
+        }
+        return op ?? .error(.invalidFrameLength)
+    }
+
+    private func onRequestLine(_ line: UnsafeRawBufferPointer, lineEnd: Int, input: InputView) -> ParserOp {
+        guard let request = TextRequestLine.parse(line) else {
+            Diagnostics.debug("memcache: connection \(connection.id): malformed or unknown text command")
+            return .error(.invalidFrameType)
+        }
+        var frameLength = lineEnd
+        if let dataLength = request.dataLength {
+            frameLength += dataLength + 2
+            // A data block must end in CRLF; memcached would reject it and read on from there, so a mismatch
+            // would let the server see commands the policy did not.
+            if frameLength <= input.count && !input.matches("\r\n", at: frameLength - 2) {
+                return .error(.invalidFrameLength)
+            }
+        }
+        let decision: Bool?
+        if request.keyIsBase64 {
+            decision = decideBase64(request)
+        } else {
+            decision = decide(request, keys: request.keyIsList ? .tokens(request.keyBytes) : .single(request.keyBytes))
+        }
+        guard let allowed = decision else { return .error(.invalidFrameType) }
+
+        if allowed {
+            if request.command == .watch { watching = true }
+            if !request.noreply && request.shape != .none {
+                enqueue(TextIntent(request, verdict: .allowed))
+            }
+            return .pass(frameLength)
+        }
+        if request.noreply {
+            // The client reads no reply, so none is injected (as upstream).
+            return .drop(frameLength)
+        }
+        if intents.isEmpty && pendingDenial == nil {
+            // Nothing outstanding: the denial goes out now (what does not fit, with the next reply-side call,
+            // which the datapath makes at once to flush the inject buffer).
+            var denial = InjectedReply(Self.denial)
+            _ = denial.write(to: connection)
+            if !denial.isComplete { pendingDenial = denial }
+            return .drop(frameLength)
+        }
+        if quietOutstanding > 0 && connection.injectSpace(reply: false) >= Self.noopProbe.utf8CodeUnitCount {
+            connection.inject(reply: false, Self.noopProbe)
+            enqueue(TextIntent(request, verdict: .probe))
+            pendingDrop = frameLength
+            return .inject(Self.noopProbe.utf8CodeUnitCount)
+        }
+        enqueue(TextIntent(request, verdict: .denied))
+        return .drop(frameLength)
+    }
+
+    /// Checks a `b` (base64) meta key: decoded, then matched. Nil when the key is not valid base64.
+    private func decideBase64(_ request: TextRequestLine) -> Bool? {
+        guard Base64Key.decode(request.keyBytes, into: &keyScratch), !keyScratch.isEmpty,
+              keyScratch.count <= TextRequestLine.maxKeyLength
+        else { return nil }
+        return keyScratch.withUnsafeBytes { decide(request, keys: .single($0)) }
+    }
+
+    /// The policy's verdict on a request, logged as Request or Denied.
+    private func decide(_ request: TextRequestLine, keys: MemcacheKeys) -> Bool {
+        let allowed = connection.matches(MemcacheRequest.text(request.command, equivalent: request.equivalent, keys: keys))
+        connection.log(allowed ? .request : .denied,
+                       .generic(proto: "textmemcached",
+                                fields: L7Fields(("command", LogText(decoding: request.command.nameBytes)),
+                                                 ("keys", MemcacheLogText.joined(keys, scratch: &logScratch)))))
+        return allowed
+    }
+
+    private func enqueue(_ intent: TextIntent) {
+        if intent.quiet { quietOutstanding += 1 }
+        intents.append(intent)
+    }
+
+    private func dequeue() {
+        if let intent = intents.removeFirst(), intent.quiet { quietOutstanding -= 1 }
+    }
+
+    // MARK: Replies
+
+    func onReply(_ input: InputView) -> ParserOp {
+        if watching {
+            guard !input.isEmpty else { return .nop }
+            guard let newline = input.firstIndex(of: UInt8(ascii: "\n")) else { return moreForLine(input) }
+            return .pass(newline + 1)
+        }
+        if case .idle = replyProgress, let op = injectDenials() { return op }
+        guard !input.isEmpty else { return .nop }
+
+        var consumed = 0
+        while true {
+            guard let newline = input.firstIndex(of: UInt8(ascii: "\n"), from: consumed) else {
+                return consumed > 0 ? .pass(consumed) : moreForLine(input)
+            }
+            let lineLength = newline > consumed && input[newline - 1] == UInt8(ascii: "\r") ? newline - 1 - consumed
+                                                                                            : newline - consumed
+            let step = input.withContiguousBytes(from: consumed, count: lineLength, scratch: &lineScratch) { line in
+                replyStep(line)
+            } ?? .malformed
+            let lineEnd = newline + 1
+            switch step {
+            case .malformed:
+                Diagnostics.debug("memcache: connection \(connection.id): unexpected text reply")
+                return .error(.invalidFrameType)
+            case .silentQuietRequest:
+                // Only at a reply boundary (nothing consumed yet in this call).
+                dequeue()
+                if let op = injectDenials() { return op }
+                continue
+            case .dropProbeReply:
+                intents.updateFirst { $0.verdict = .denied }
+                return .drop(lineEnd)
+            case .continues:
+                consumed = lineEnd
+            case .complete:
+                completeReply()
+                return .pass(lineEnd)
+            case .dataBlock(let length, let completesReply):
+                let blockEnd = lineEnd + length + 2
+                if completesReply {
+                    completeReply()
+                    return .pass(blockEnd)
+                }
+                replyProgress = .values
+                guard blockEnd <= input.count else { return .pass(blockEnd) }
+                consumed = blockEnd
+            }
+        }
+    }
+
+    private func moreForLine(_ input: InputView) -> ParserOp {
+        if input.count > Self.maxLineLength { return .error(.invalidFrameLength) }
+        return .more(!input.isEmpty && input[input.count - 1] == UInt8(ascii: "\r") ? 1 : 2)
+    }
+
+    private func completeReply() {
+        if let intent = intents.first {
+            connection.log(.response, .generic(proto: "textmemcached",
+                                               fields: L7Fields(("command", LogText(decoding: intent.command.nameBytes)))))
+        }
+        dequeue()
+        replyProgress = .idle
+    }
+
+    /// Writes the denials due now (those at the front of the queue) into the client's inject buffer.
+    private func injectDenials() -> ParserOp? {
+        var written = 0
+        while true {
+            if pendingDenial == nil {
+                guard let front = intents.first, front.verdict == .denied else { break }
+                dequeue()
+                pendingDenial = InjectedReply(Self.denial)
+            }
+            guard var denial = pendingDenial else { break }
+            written += denial.write(to: connection)
+            if !denial.isComplete {
+                pendingDenial = denial
+                break
+            }
+            pendingDenial = nil
+        }
+        if written > 0 { return .inject(written) }
+        // A denial that cannot be written at all (no inject buffer): nothing else may pass before it.
+        return pendingDenial == nil ? nil : .error(.invalidFrameLength)
+    }
+
+    private func replyStep(_ line: UnsafeRawBufferPointer) -> TextReplyStep {
+        var tokens = TextTokens(line)
+        let code = tokens.next() ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        let isError = TextReplyCodes.isError(code)
+        switch replyProgress {
+        case .values:
+            if isError || TextNumbers.equals(code, "END") { return .complete }
+            return valueBlock(code, &tokens, completesReply: false)
+        case .lines(let shape):
+            return endsLines(shape, code, isError: isError) ? .complete : .continues
+        case .idle:
+            break
+        }
+        guard let front = intents.first else { return .malformed }
+        if front.quiet && !front.mayAnswer(code: code, line: line, isError: isError) {
+            return .silentQuietRequest
+        }
+        if front.verdict == .probe { return .dropProbeReply }
+        if isError { return .complete }
+        switch front.shape {
+        case .line, .none:
+            return .complete
+        case .values:
+            if TextNumbers.equals(code, "END") { return .complete }
+            return valueBlock(code, &tokens, completesReply: false)
+        case .metaValue:
+            if TextNumbers.equals(code, "VA") {
+                guard let size = tokens.next(), let length = TextNumbers.decimal(size, limit: TextRequestLine.maxDataLength)
+                else { return .malformed }
+                return .dataBlock(length: length, completesReply: true)
+            }
+            return .complete
+        case .statLines, .dumpLines, .metaDumpLines:
+            if endsLines(front.shape, code, isError: false) || TextReplyCodes.isSingleLineAnswer(code, to: front.shape) {
+                return .complete
+            }
+            replyProgress = .lines(front.shape)
+            return .continues
+        }
+    }
+
+    /// `VALUE <key> <flags> <bytes> [<cas>]`: a value of a retrieval reply.
+    private func valueBlock(_ code: UnsafeRawBufferPointer, _ tokens: inout TextTokens, completesReply: Bool) -> TextReplyStep {
+        guard TextNumbers.equals(code, "VALUE"), tokens.next() != nil, tokens.next() != nil,
+              let size = tokens.next(), let length = TextNumbers.decimal(size, limit: TextRequestLine.maxDataLength)
+        else { return .malformed }
+        return .dataBlock(length: length, completesReply: completesReply)
+    }
+
+    private func endsLines(_ shape: TextReplyShape, _ code: UnsafeRawBufferPointer, isError: Bool) -> Bool {
+        if isError { return true }
+        switch shape {
+        case .metaDumpLines: return TextNumbers.equals(code, "EN")
+        default: return TextNumbers.equals(code, "END")
+        }
+    }
+}
+
+/// Where a multi-part text reply stands between calls.
+enum TextReplyProgress {
+    case idle
+    /// Inside a retrieval reply, after at least one value.
+    case values
+    /// Inside a multi-line reply of this shape.
+    case lines(TextReplyShape)
+}
+
+/// What one reply line means for framing.
+enum TextReplyStep {
+    case malformed
+    /// The front request is quiet and this reply is not its: it succeeded silently.
+    case silentQuietRequest
+    /// The reply to a no-op sent in place of a denied request.
+    case dropProbeReply
+    case continues
+    case complete
+    /// A line announcing a data block of `length` bytes (then CRLF).
+    case dataBlock(length: Int, completesReply: Bool)
+}
+
+/// A text request whose reply is due.
+struct TextIntent {
+    let command: MemcacheTextCommand
+    let shape: TextReplyShape
+    var verdict: IntentVerdict
+    /// Meta `q`: the reply meaning success (or a miss) is left out.
+    let quiet: Bool
+    let opaque: InlineToken
+
+    init(_ request: TextRequestLine, verdict: IntentVerdict) {
+        command = request.command
+        shape = request.shape
+        self.verdict = verdict
+        quiet = verdict == .allowed && (request.meta?.quiet ?? false)
+        opaque = request.meta?.opaque ?? InlineToken()
+    }
+
+    /// Whether a reply starting with `code` can be this quiet request's: not the code quiet mode leaves out,
+    /// one the command produces, and with the request's opaque when both carry one.
+    func mayAnswer(code: UnsafeRawBufferPointer, line: UnsafeRawBufferPointer, isError: Bool) -> Bool {
+        if isError { return true }
+        guard Self.produces(command, code) else { return false }
+        guard opaque.isPresent else { return true }
+        var tokens = TextTokens(line)
+        _ = tokens.next()
+        while let token = tokens.next() {
+            if token.first == UInt8(ascii: "O") {
+                return InlineToken(UnsafeRawBufferPointer(rebasing: token[1...])) == opaque
+            }
+        }
+        return true
+    }
+}
+
+extension TextIntent {
+    /// The reply codes a quiet meta command can still produce (quiet mode leaves out HD for ms/md/ma, EN for mg).
+    static func produces(_ command: MemcacheTextCommand, _ code: UnsafeRawBufferPointer) -> Bool {
+        func any(_ a: StaticString, _ b: StaticString, _ c: StaticString = "", _ d: StaticString = "") -> Bool {
+            TextNumbers.equals(code, a) || TextNumbers.equals(code, b)
+                || (c.utf8CodeUnitCount > 0 && TextNumbers.equals(code, c))
+                || (d.utf8CodeUnitCount > 0 && TextNumbers.equals(code, d))
+        }
+        switch command {
+        case .metaGet: return any("VA", "HD")
+        case .metaSet: return any("NS", "EX", "NF")
+        case .metaDelete: return any("NF", "EX")
+        case .metaArithmetic: return any("VA", "NF", "NS", "EX")
+        case .metaDebug: return any("ME", "EN")
+        default: return false
+        }
+    }
+}
+
+/// Reply lines that matter for framing.
+enum TextReplyCodes {
+    static func isError(_ code: UnsafeRawBufferPointer) -> Bool {
+        TextNumbers.equals(code, "ERROR") || TextNumbers.equals(code, "CLIENT_ERROR")
+            || TextNumbers.equals(code, "SERVER_ERROR")
+    }
+
+    /// The one-line answers a multi-line command may give instead of its lines (`stats reset` → RESET,
+    /// `stats detail on` → OK, an `lru_crawler` that is busy → BUSY …).
+    static func isSingleLineAnswer(_ code: UnsafeRawBufferPointer, to shape: TextReplyShape) -> Bool {
+        switch shape {
+        case .statLines:
+            return TextNumbers.equals(code, "RESET") || TextNumbers.equals(code, "OK")
+        case .dumpLines, .metaDumpLines:
+            return TextNumbers.equals(code, "OK") || TextNumbers.equals(code, "BUSY")
+                || TextNumbers.equals(code, "BADCLASS")
+        default:
+            return false
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import CDatapath
+import CiliumProxylib
+import CProxylib
+@testable import ProxylibCore
+import ProxylibTestSupport
+
+/// A client and a server talking through the C datapath (cilium-envoy's onIo and its network filter) into
+/// the library's five entry points, with a policy installed in-process. Each write can be cut into pieces
+/// (byte by byte, at random points) to check that verdicts and outputs do not depend on how bytes arrive.
+final class Conversation {
+    enum Side { case client, server }
+
+    nonisolated(unsafe) private static var library: dp_library = {
+        var library = dp_library()
+        library.open_module = { params, debug in CiliumProxylib.OpenModule(params, debug) }
+        library.close_module = { id in CiliumProxylib.CloseModule(id) }
+        library.on_new_connection = { instance, proto, id, ingress, source, destination, sourceAddress,
+                                       destinationAddress, policy, originalBuffer, replyBuffer in
+            CiliumProxylib.OnNewConnection(instance, proto, id, ingress, source, destination, sourceAddress,
+                                           destinationAddress, policy, originalBuffer, replyBuffer)
+        }
+        library.on_data = { id, reply, endStream, data, ops in CiliumProxylib.OnData(id, reply, endStream, data, ops) }
+        library.close = { id in CiliumProxylib.Close(id) }
+        return library
+    }()
+
+    private static let nextID = AtomicCounter(start: 7_000_000)
+
+    private let instanceID: UInt64
+    private var connection: OpaquePointer?
+    private var serverBuffer = dp_buf()
+    private var clientBuffer = dp_buf()
+    private let delivery: ReplayVerifier.Delivery
+    private var generator: SplitMix64
+    private(set) var result = FILTER_OK
+
+    /// - Parameters:
+    ///   - injectSize: the size of both inject buffers; `maxOps`: ops per OnData call.
+    init(parser: String, policy: NetworkPolicyConfig, delivery: ReplayVerifier.Delivery, injectSize: Int = 1024,
+         maxOps: Int = 16) throws {
+        self.delivery = delivery
+        if case .randomSplits(let seed) = delivery {
+            generator = SplitMix64(seed: seed)
+        } else {
+            generator = SplitMix64(seed: 1)
+        }
+        instanceID = runtime.openModule([("node-id", "conversation-\(Self.nextID.next())")], debug: false)
+        try runtime.instances.find(instanceID)?.updatePolicy([policy], version: "1")
+        dp_buf_init(&serverBuffer)
+        dp_buf_init(&clientBuffer)
+        var options = dp_conn_options()
+        options.max_ops = Int32(maxOps)
+        options.inject_size = injectSize
+        var opened: OpaquePointer?
+        result = dp_conn_new_ex(&Self.library, instanceID, parser, Self.nextID.next(), 1, 1, 2, "1.1.1.1:34567",
+                                "10.0.0.2:80", "1.1.1.1", &options, &opened)
+        connection = opened
+    }
+
+    deinit {
+        if let connection {
+            dp_conn_close(connection)
+            dp_conn_free(connection)
+        }
+        dp_buf_free(&serverBuffer)
+        dp_buf_free(&clientBuffer)
+        runtime.closeModule(instanceID)
+    }
+
+    var isOpen: Bool { connection.map { dp_conn_is_open($0) != 0 } ?? false }
+
+    /// Sends `bytes` from one side, cut as the delivery says; stops at the first non-OK result.
+    func send(_ side: Side, _ bytes: [UInt8]) {
+        guard result == FILTER_OK, let connection else { return }
+        for piece in pieces(bytes) {
+            let status = piece.withUnsafeBytes { raw -> FilterResult in
+                let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
+                switch side {
+                case .client:
+                    return dp_filter_on_data(connection, base, raw.count, 0, &serverBuffer, &clientBuffer)
+                case .server:
+                    return dp_filter_on_write(connection, base, raw.count, 0, &clientBuffer)
+                }
+            }
+            if status != FILTER_OK {
+                result = status
+                return
+            }
+        }
+    }
+
+    func send(_ side: Side, _ text: String) { send(side, Array(text.utf8)) }
+
+    /// What reached the server and the client since the last call.
+    func takeOutputs() -> (toServer: [UInt8], toClient: [UInt8]) {
+        let server = Array(UnsafeRawBufferPointer(start: serverBuffer.data, count: serverBuffer.len))
+        let client = Array(UnsafeRawBufferPointer(start: clientBuffer.data, count: clientBuffer.len))
+        dp_buf_truncate(&serverBuffer, 0)
+        dp_buf_truncate(&clientBuffer, 0)
+        return (server, client)
+    }
+
+    private func pieces(_ bytes: [UInt8]) -> [[UInt8]] {
+        switch delivery {
+        case .whole:
+            return [bytes]
+        case .byteByByte:
+            return bytes.map { [$0] }
+        case .randomSplits:
+            var result: [[UInt8]] = []
+            var start = 0
+            while start < bytes.count {
+                let length = Int.random(in: 1...max(1, min(bytes.count - start, 64)), using: &generator)
+                result.append(Array(bytes[start..<(start + length)]))
+                start += length
+            }
+            return result
+        }
+    }
+}
+
+/// A process-wide counter (connection ids and node ids unique across parallel tests).
+final class AtomicCounter: Sendable {
+    private let value: PlainLock<UInt64>
+
+    init(start: UInt64) { value = PlainLock(start) }
+
+    func next() -> UInt64 {
+        value.withLock { value in
+            value += 1
+            return value
+        }
+    }
+}
