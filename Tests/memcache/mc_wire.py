@@ -12,7 +12,7 @@ STATUS_OK, STATUS_NOT_FOUND, STATUS_DENIED = 0x0000, 0x0001, 0x0008
 # Binary opcodes (memcached's protocol_binary.h).
 GET, SET, ADD, DELETE, INCREMENT, QUIT, FLUSH, GETQ, NOOP, VERSION, GETK, GETKQ = (
     0x00, 0x01, 0x02, 0x04, 0x05, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D)
-SETQ, DELETEQ, TOUCH = 0x11, 0x14, 0x1C
+STAT, SETQ, DELETEQ, TOUCH = 0x10, 0x11, 0x14, 0x1C
 
 HEADER = struct.Struct(">BBHBBHIIQ")  # magic, opcode, key length, extras length, data type, vbucket/status,
 #                                       total body length, opaque, cas

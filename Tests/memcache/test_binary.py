@@ -106,8 +106,8 @@ def test_pipelined_mix_keeps_order_and_opaques(delivery, wire, memcached, key):
     steps = pipeline(k, d)
     w = wire()
     data = b"".join(r for r, _ in steps)
-    with Unseen(memcached, d, moved={"cmd_set": 1, "cmd_get": 2, "get_hits": 1, "get_misses": 1,
-                                     "incr_misses": 1}):
+    # The incr of a missing counter with an initial value creates it: memcached counts no incr miss.
+    with Unseen(memcached, d, moved={"cmd_set": 1, "cmd_get": 2, "get_hits": 1, "get_misses": 1}):
         if delivery == "whole":
             w.send(data)
         else:
@@ -152,3 +152,25 @@ def test_large_binary_value(binary_client, direct, key):
     k, value = key(), os.urandom(3 << 20)
     assert binary_client.set(k, value, compress_level=0) is True
     assert binary_client.get(k) == value and direct.get(k) == value
+
+
+def test_many_quiet_denials_beyond_the_inject_buffer(wire, direct, memcached, key):
+    """200 denied GETQ (7 KiB of denial responses, more than Envoy's 1 KiB inject buffer) around quiet hits and
+    misses, then NOOP: every answer in order, with its opaque."""
+    hit, miss, d = key(), key(), key("priv")
+    direct.set(hit, b"v")
+    requests, expected = [], []
+    for i in range(200):
+        requests.append(mw.request(mw.GETQ, d.encode(), opaque=1000 + i))
+        expected.append((mw.GETQ, mw.STATUS_DENIED, 1000 + i))
+        if i % 40 == 0:
+            requests.append(mw.request(mw.GETKQ, hit.encode(), opaque=i))
+            expected.append((mw.GETKQ, mw.STATUS_OK, i))
+            requests.append(mw.request(mw.GETQ, miss.encode(), opaque=5000 + i))
+    requests.append(mw.request(mw.NOOP, opaque=9999))
+    expected.append((mw.NOOP, mw.STATUS_OK, 9999))
+    w = wire()
+    with Unseen(memcached, d, moved={"cmd_get": 10, "get_hits": 5, "get_misses": 5}):
+        w.send(b"".join(requests))
+        assert [mw.read_response(w).summary() for _ in expected] == expected
+    assert w.nothing_more()

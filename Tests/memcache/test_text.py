@@ -133,6 +133,43 @@ def test_noreply_storage_passes(proxy, text_client, direct, key):
     assert direct.get(k) == b"fire and forget"
 
 
+def test_denied_noreply_request_is_dropped_without_a_reply(wire, direct, memcached, key):
+    """noreply asks for no reply, so a denial has no reply to take the place of: the request is dropped silently
+    and the next reply is the next request's."""
+    k, d = key(), key("priv")
+    direct.set(k, b"v")
+    w = wire()
+    expected = f"VALUE {k} 0 1\r\nv\r\nEND\r\n".encode()
+    with Unseen(memcached, d, moved={"cmd_get": 1, "get_hits": 1}):
+        assert w.ask(f"set {d} 0 0 1 noreply\r\nx\r\ndelete {d} noreply\r\nget {k}\r\n".encode(),
+                     expected) == expected
+    assert w.nothing_more() and direct.get(d) is None
+
+
+def test_many_denials_beyond_the_inject_buffer(wire, direct, memcached, key):
+    """300 denials in one pipeline (8 KiB of CLIENT_ERROR replies, far more than Envoy's 1 KiB inject buffer)
+    interleaved with allowed gets: every reply in order."""
+    k, d = key(), key("priv")
+    direct.set(k, b"v")
+    hit = f"VALUE {k} 0 1\r\nv\r\nEND\r\n"
+    steps = [(f"get {d}\r\n", DENIED_TEXT.decode())] * 300
+    for i in range(0, 300, 50):
+        steps.insert(i, (f"get {k}\r\n", hit))
+    expected = "".join(e for _, e in steps).encode()
+    w = wire()
+    with Unseen(memcached, d, moved={"cmd_get": 6, "get_hits": 6}):
+        w.send("".join(r for r, _ in steps).encode())
+        assert w.read(len(expected)).decode() == expected.decode()
+    assert w.nothing_more()
+
+
+def test_get_many_with_a_long_key_list(text_client, direct, key):
+    """One `get` line of 200 keys (about 4 KiB)."""
+    keys = [key() for _ in range(200)]
+    direct.set_many({k: k.encode() for k in keys[::2]})
+    assert text_client.get_many(keys) == {k: k.encode() for k in keys[::2]}
+
+
 def payload(size):
     """Random bytes with reply- and request-looking lines inside: only the lengths frame a data block."""
     marker = b"\r\nEND\r\nget priv:x\r\nVALUE x 0 1\r\n"
