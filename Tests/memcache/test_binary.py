@@ -174,3 +174,13 @@ def test_many_quiet_denials_beyond_the_inject_buffer(wire, direct, memcached, ke
         w.send(b"".join(requests))
         assert [mw.read_response(w).summary() for _ in expected] == expected
     assert w.nothing_more()
+
+
+def test_denied_large_quiet_set_is_dropped_whole(wire, memcached, key):
+    d = key("priv").encode()
+    w = wire()
+    with Unseen(memcached, d.decode()):
+        w.send(mw.set_request(d, os.urandom(5 << 20), opaque=1, quiet=True) + mw.request(mw.NOOP, opaque=2))
+        assert [mw.read_response(w).summary() for _ in range(2)] == [
+            (mw.SETQ, mw.STATUS_DENIED, 1), (mw.NOOP, mw.STATUS_OK, 2)]
+    assert w.nothing_more()

@@ -3,8 +3,10 @@ keys under "pub" for get/storage/delete/touch; a denied request gets CLIENT_ERRO
 place and never reaches memcached."""
 import hashlib
 import os
+import threading
 
 import pytest
+from pymemcache.client.base import Client
 from pymemcache.exceptions import MemcacheClientError
 
 from mc_checks import Unseen
@@ -120,7 +122,6 @@ def test_pipelined_mix_keeps_reply_order(delivery, wire, memcached, key):
 
 
 def test_noreply_storage_passes(proxy, text_client, direct, key):
-    from pymemcache.client.base import Client
     k, n = key(), key()
     quiet = Client(("127.0.0.1", proxy.port), default_noreply=True, timeout=5)
     try:
@@ -196,3 +197,43 @@ def test_large_value_sent_slowly_in_pieces_then_a_denied_request(wire, direct, m
         expected = b"STORED\r\n" + DENIED_TEXT
         assert w.read(len(expected)) == expected
     assert direct.get(k) == value
+
+
+def test_denied_large_value_is_dropped_whole(wire, memcached, key):
+    """A denied 5 MiB set: its data block is dropped as it streams in, and the next request is answered."""
+    d, k = key("priv"), key()
+    value = payload(5 << 20)
+    w = wire()
+    expected = DENIED_TEXT + b"END\r\n"
+    with Unseen(memcached, d, moved={"cmd_get": 1, "get_misses": 1}):
+        w.send(f"set {d} 0 0 {len(value)}\r\n".encode() + value + f"\r\nget {k}\r\n".encode())
+        assert w.read(len(expected)) == expected
+    assert w.nothing_more()
+
+
+def test_parallel_clients(proxy, key):
+    """8 pymemcache clients at once, each with its own allowed and denied requests."""
+    failures = []
+
+    def client_run(prefix):
+        c = Client(("127.0.0.1", proxy.port), default_noreply=False, timeout=5)
+        try:
+            for i in range(50):
+                assert c.set(f"{prefix}:{i}", str(i).encode()) is True
+                assert c.get(f"{prefix}:{i}") == str(i).encode()
+                try:
+                    c.get(f"priv{prefix}:{i}")
+                    failures.append(f"priv{prefix}:{i} was not denied")
+                except MemcacheClientError as e:
+                    assert "access denied" in str(e)
+        except Exception as e:  # reported below, with the client's keys
+            failures.append(f"{prefix}: {e!r}")
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=client_run, args=(key(),)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert failures == []
