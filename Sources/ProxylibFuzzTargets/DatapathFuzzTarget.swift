@@ -40,6 +40,7 @@ public enum DatapathFuzzTarget {
         Profile(parser: "test.headerparser", oracle: HeaderLineOracle(), hasPolicy: true),
         Profile(parser: "test.blockparser", oracle: nil, hasPolicy: false),
         Profile(parser: "r2d2", oracle: R2D2Oracle(), hasPolicy: true),
+        Profile(parser: "memcache", oracle: MemcacheOracle(), hasPolicy: true),
     ]
 
     public static let targets: [FuzzTarget] = profiles.map { profile in

@@ -63,6 +63,31 @@ public enum FuzzSeeds {
                 script([.client("READ /pub"), .closeMidFrame, .client("lic/x\r\nHALT\r\n")]),
                 script([.client("READ " + String(repeating: "a", count: 40) + "b\r\n", endStream: true), .bothEnd]),
             ]
+        case "memcache":
+            let bin = { (opcode: UInt8, key: String, opaque: UInt8) -> String in
+                let k = Array(key.utf8)
+                let bytes: [UInt8] = [0x80, opcode, 0, UInt8(k.count), 0, 0, 0, 0, 0, 0, 0, UInt8(k.count),
+                                      0, 0, 0, opaque, 0, 0, 0, 0, 0, 0, 0, 0] + k
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            return [
+                script([.client("get pub1 pub2\r\nget secret\r\nset counter 0 0 1\r\n1\r\n"),
+                        .server("VALUE pub1 0 1\r\nx\r\nEND\r\nSTORED\r\n")]),
+                script([.client("set counter 0 0 5\r\nhel"), .client("lo\r\nincr counter 1\r\ndelete x\r\n"),
+                        .server("STORED\r\n6\r\n")]),
+                script(setup: setup(remote: 1), [.client("delete a\r\nmd b q\r\nmn\r\n"), .server("NOT_FOUND\r\nMN\r\n")]),
+                script([.client("mg pub v q\r\nmg secret v\r\nmn\r\n"), .server("MN\r\nMN\r\n")]),
+                script([.client("mg cHViL3g= b v\r\nms counter 1 q\r\n1\r\nma counter MD v\r\nmn\r\n"),
+                        .server("EN\r\nVA 1\r\n0\r\nMN\r\n")]),
+                script([.client("stats\r\nstats reset\r\n"), .server("STAT pid 1\r\nEND\r\nRESET\r\n")]),
+                script(setup: setup(inject: 3), [.client("get a\r\nget b\r\nget c\r\n"), .flushReplyInject]),
+                script([.client("set a 0 0 abc\r\n")]),
+                script([.client("gets pub\r\nwatch\r\n"), .server("END\r\nOK\r\nts=1 gid=2 type=item_get\r\n")]),
+                script([.client(bin(0x00, "pub", 1) + bin(0x00, "secret", 2) + bin(0x0a, "", 3)),
+                        .server(String(decoding: [0x81, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1] + [UInt8](repeating: 0, count: 8), as: UTF8.self))]),
+                script([.client(bin(0x09, "pub1", 1) + bin(0x04, "x", 2) + bin(0x0a, "", 3))]),
+                script(setup: setup(ops: 1, inject: 3), [.client(bin(0x01, "x", 1) + bin(0x01, "y", 2)), .flushReplyInject]),
+            ]
         case "test.headerparser":
             return [
                 script([.client("allow this\nbeer at the end\n")]),

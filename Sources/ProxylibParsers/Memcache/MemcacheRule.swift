@@ -45,23 +45,32 @@ struct MemcacheRule: L7Rule {
 
     private var hasKeyCondition: Bool { !keyExact.isEmpty || !keyPrefix.isEmpty || keyRegex != nil }
 
-    func matches(_ request: MemcacheRequest) -> Bool { evaluate(request, whenUndecided: false) }
-    func denies(_ request: MemcacheRequest) -> Bool { evaluate(request, whenUndecided: true) }
-
-    private func evaluate(_ request: MemcacheRequest, whenUndecided: Bool) -> Bool {
-        guard let selection else { return true }
-        if request.isBinary {
-            guard selection.binary.contains(request.opcode) else { return false }
-        } else {
-            let byEquivalent = request.equivalent.map { selection.text.contains($0) } ?? false
-            guard byEquivalent || selection.text.contains(request.command) else { return false }
-        }
+    /// As an allow rule: the command is selected and every key meets every key condition.
+    func matches(_ request: MemcacheRequest) -> Bool {
+        guard selects(request) else { return false }
         guard hasKeyCondition else { return true }
-        return request.keys.allSatisfy { key in
-            if !keyExact.isEmpty && !ASCII.equals(key, keyExact) { return false }
-            if !keyPrefix.isEmpty && !ASCII.hasPrefix(key, keyPrefix) { return false }
-            if let keyRegex, !keyRegex.matches(key, whenUndecided: whenUndecided) { return false }
-            return true
-        }
+        return request.keys.allSatisfy { key in keyMeetsConditions(key, whenUndecided: false) }
+    }
+
+    /// As a deny rule: the command is selected and some key meets every key condition (one forbidden key
+    /// denies a multi-key get; a regex that cannot decide counts as met).
+    func denies(_ request: MemcacheRequest) -> Bool {
+        guard selects(request) else { return false }
+        guard hasKeyCondition else { return true }
+        return !request.keys.allSatisfy { key in !keyMeetsConditions(key, whenUndecided: true) }
+    }
+
+    private func selects(_ request: MemcacheRequest) -> Bool {
+        guard let selection else { return true }
+        if request.isBinary { return selection.binary.contains(request.opcode) }
+        if let equivalent = request.equivalent, selection.text.contains(equivalent) { return true }
+        return selection.text.contains(request.command)
+    }
+
+    private func keyMeetsConditions(_ key: UnsafeRawBufferPointer, whenUndecided: Bool) -> Bool {
+        if !keyExact.isEmpty && !ASCII.equals(key, keyExact) { return false }
+        if !keyPrefix.isEmpty && !ASCII.hasPrefix(key, keyPrefix) { return false }
+        if let keyRegex, !keyRegex.matches(key, whenUndecided: whenUndecided) { return false }
+        return true
     }
 }
