@@ -85,6 +85,28 @@ def test_multi_part_replies_around_a_denial(policy, memcached, wire, key):
     assert [mw.read_response(b).summary() for _ in range(2)] == [(mw.GET, mw.STATUS_DENIED, 2), (mw.NOOP, 0, 3)]
 
 
+# (what, call(pymemcache client, key), check(result)): replies of every shape, framed by the parser.
+ADMIN = [
+    ("stats", lambda c, k: c.stats(), lambda r: r[b"pid"] > 0 and len(r) > 50),
+    ("stats slabs", lambda c, k: c.stats("slabs"), lambda r: b"active_slabs" in r),
+    ("stats settings", lambda c, k: c.stats("settings"), lambda r: r[b"item_size_max"] == 8 << 20),
+    ("version", lambda c, k: c.version(), lambda r: r.startswith(b"1.")),
+    ("cache_memlimit", lambda c, k: c.cache_memlimit(64), lambda r: r is True),
+    ("lru_crawler metadump", lambda c, k: c.raw_command("lru_crawler metadump all", b"END\r\n"),
+     lambda r: r.startswith(b"key=")),
+    ("get", lambda c, k: c.get(k), lambda r: r == b"still here"),
+]
+
+
+def test_admin_commands_under_an_allow_all_rule(policy, memcached, text_client, direct, key):
+    k = key()
+    direct.set(k, b"still here")
+    assert policy.set_policy(policy_yaml(memcached.port, [{}])) is None
+    for what, call, check in ADMIN:
+        result = call(text_client, k)
+        assert check(result), f"{what}: {result!r}"
+
+
 def test_open_connection_follows_the_new_policy(policy, memcached, text_client, key):
     k = key("other")
     with pytest.raises(MemcacheClientError, match="access denied"):
