@@ -23,7 +23,7 @@ enum TextReplyStep {
 }
 
 /// A text request whose reply is due.
-struct TextIntent {
+struct TextIntent: OrderedIntent {
     let command: MemcacheTextCommand
     let shape: TextReplyShape
     var verdict: IntentVerdict
