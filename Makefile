@@ -3,6 +3,7 @@
 #   make                 build build/libcilium.so (release, self-contained)
 #   make test            unit tests, the C datapath harness, the artifact checks, end-to-end tests and the
 #                        short hardening runs (fuzzing, sanitizers, stress, faults)
+#   make memcache-test   the memcache parser through proxylib-host against a real memcached (apt: memcached)
 #   make fuzz | test-asan | test-tsan | stress    the full hardening runs (HARDENING.md)
 #   make demo            proxylib-host + libcilium.so in front of an r2d2 droid, with a policy file
 #   make datapath-demo   drive the library through the C datapath only
@@ -46,7 +47,7 @@ include Proto/Makefile.inc
 -include Tests/Sanitizers/sanitizers.mk
 -include Tests/Stress/stress.mk
 
-.PHONY: all lib deps test hardening-smoke unit-test harness-test artifact-test alloc-test npds-test host-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean
+.PHONY: all lib deps test hardening-smoke unit-test harness-test artifact-test alloc-test npds-test host-test memcache-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean
 
 all: lib
 
@@ -105,7 +106,7 @@ $(VENV)/ready: Tests/npds/requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/npds/requirements.txt
 	touch $@
 
-test: unit-test harness-test artifact-test alloc-test bench-smoke npds-test host-test hardening-smoke
+test: unit-test harness-test artifact-test alloc-test bench-smoke npds-test host-test memcache-test hardening-smoke
 
 # The short versions of the hardening suites (HARDENING.md): each fuzz target for 20 s, the C datapath harness
 # against AddressSanitizer+UBSan and ThreadSanitizer builds of libcilium.so, the stress run and the fault suite
@@ -128,6 +129,16 @@ npds-test: $(CILIUM_SO) $(LIBDATAPATH) $(VENV)/ready
 # proxylib-host end to end on loopback, the demo included.
 host-test: $(CILIUM_SO) $(HOST) $(VENV)/ready
 	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/host
+
+# The real memcache clients of Tests/memcache (pymemcache, python-binary-memcached), on top of the venv.
+$(VENV)/memcache-ready: Tests/memcache/requirements.txt $(VENV)/ready
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/memcache/requirements.txt
+	touch $@
+
+# The memcache parser end to end: proxylib-host in front of a real memcached (/usr/bin/memcached, Debian package
+# memcached; the tests fail, not skip, without it), text, binary and meta protocols with real clients.
+memcache-test: $(CILIUM_SO) $(HOST) $(VENV)/memcache-ready
+	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/memcache
 
 $(BENCH): bench/bench.c $(wildcard bench/*.h) $(DATAPATH) $(wildcard Sources/CDatapath/include/*.h) $(wildcard Include/*.h)
 	mkdir -p $(BUILD)

@@ -50,13 +50,3 @@ struct IntentQueue<Element> {
         return false
     }
 }
-
-/// Whether a queued request was allowed, denied, or denied and replaced by a no-op sent to the server.
-enum IntentVerdict: UInt8 {
-    case allowed
-    /// Its denial is injected once every earlier reply has passed.
-    case denied
-    /// Denied behind quiet requests, whose replies may never come: a no-op went to the server in its place,
-    /// and the no-op's reply is dropped and replaced by the denial, which is then in order.
-    case probe
-}

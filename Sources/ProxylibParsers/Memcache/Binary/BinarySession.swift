@@ -5,9 +5,7 @@ import ProxylibCore
 /// its reply belongs.
 final class BinarySession {
     private let connection: Connection
-    private var intents = IntentQueue<BinaryIntent>()
-    private var quietOutstanding = 0
-    private var pendingDenial: InjectedReply?
+    private var replies = ReplyOrder<BinaryIntent>()
     private var pendingDrop: Int?
     private var keyScratch: [UInt8] = []
 
@@ -37,42 +35,27 @@ final class BinarySession {
             return allowed
         }
         guard let allowed else { return .error(.invalidFrameLength) }
-        let quiet = MemcacheOpcode.isQuiet(header.opcode)
         if allowed {
-            enqueue(BinaryIntent(opcode: header.opcode, opaque: header.opaque, quiet: quiet, verdict: .allowed))
+            replies.append(BinaryIntent(opcode: header.opcode, opaque: header.opaque,
+                                        quiet: MemcacheOpcode.isQuiet(header.opcode), verdict: .allowed))
             return .pass(header.frameLength)
         }
-        let denial = BinaryHeader.denial(opcode: header.opcode, opaque: header.opaque)
-        if intents.isEmpty && pendingDenial == nil {
-            // Nothing outstanding: the denial goes out now (the rest of it with the next reply-side call).
-            var direct = denial
-            _ = direct.write(to: connection)
-            if !direct.isComplete { pendingDenial = direct }
-            return .drop(header.frameLength)
+        var probe = BinaryHeader.noopProbe(opaque: header.opaque)
+        let probed = withUnsafeBytes(of: &probe) { bytes in
+            replies.deny(BinaryIntent(opcode: header.opcode, opaque: header.opaque, quiet: false, verdict: .denied),
+                         denial: BinaryHeader.denial(opcode: header.opcode, opaque: header.opaque),
+                         probe: UnsafeRawBufferPointer(rebasing: bytes[..<BinaryHeader.size]), connection: connection)
         }
-        if quietOutstanding > 0 && connection.injectSpace(reply: false) >= BinaryHeader.size {
-            var probe = BinaryHeader.noopProbe(opaque: header.opaque)
-            withUnsafeBytes(of: &probe) { _ = connection.inject(reply: false, UnsafeRawBufferPointer(rebasing: $0[..<BinaryHeader.size])) }
-            enqueue(BinaryIntent(opcode: header.opcode, opaque: header.opaque, quiet: false, verdict: .probe))
+        if probed {
             pendingDrop = header.frameLength
             return .inject(BinaryHeader.size)
         }
-        enqueue(BinaryIntent(opcode: header.opcode, opaque: header.opaque, quiet: false, verdict: .denied))
         return .drop(header.frameLength)
     }
 
     private static func logRecord(opcode: UInt8, key: UnsafeRawBufferPointer) -> L7LogRecord {
         .generic(proto: "binarymemcached",
                  fields: L7Fields(("opcode", MemcacheLogText.decimal(opcode)), ("key", LogText(decoding: key))))
-    }
-
-    private func enqueue(_ intent: BinaryIntent) {
-        if intent.quiet { quietOutstanding += 1 }
-        intents.append(intent)
-    }
-
-    private func dequeue() {
-        if let intent = intents.removeFirst(), intent.quiet { quietOutstanding -= 1 }
     }
 
     // MARK: Replies
@@ -87,23 +70,23 @@ final class BinarySession {
         else { return .error(.invalidFrameLength) }
 
         // Quiet requests ahead of the one this response answers stayed silent.
-        while let front = intents.first, front.verdict != .denied, front.quiet,
+        while let front = replies.first, front.verdict != .denied, front.quiet,
               !(front.opcode == header.opcode && front.opaque == header.opaque) {
-            dequeue()
+            replies.removeFirst()
         }
         if let op = injectDenials() { return op }
-        guard let front = intents.first else {
+        guard let front = replies.first else {
             Diagnostics.debug("memcache: connection \(connection.id): binary response with no request outstanding")
             return .error(.invalidFrameType)
         }
         if front.verdict == .probe {
-            intents.updateFirst { $0.verdict = .denied }
+            replies.probeAnswered()
             return .drop(header.frameLength)
         }
         guard input.count >= header.prefixLength else { return .more(header.prefixLength - input.count) }
         // STAT answers with one response per statistic and an empty one at the end.
         let moreToCome = header.opcode == MemcacheOpcode.stat && header.status == 0 && header.keyLength > 0
-        if !moreToCome { dequeue() }
+        if !moreToCome { replies.removeFirst() }
         if let record = connectionLogsResponses(input, header) {
             connection.log(.response, record)
         }
@@ -117,30 +100,13 @@ final class BinarySession {
         }
     }
 
-    /// Writes the denials due now into the client's inject buffer.
     private func injectDenials() -> ParserOp? {
-        var written = 0
-        while true {
-            if pendingDenial == nil {
-                guard let front = intents.first, front.verdict == .denied else { break }
-                dequeue()
-                pendingDenial = BinaryHeader.denial(opcode: front.opcode, opaque: front.opaque)
-            }
-            guard var denial = pendingDenial else { break }
-            written += denial.write(to: connection)
-            if !denial.isComplete {
-                pendingDenial = denial
-                break
-            }
-            pendingDenial = nil
-        }
-        if written > 0 { return .inject(written) }
-        return pendingDenial == nil ? nil : .error(.invalidFrameLength)
+        replies.injectDueDenials(into: connection) { BinaryHeader.denial(opcode: $0.opcode, opaque: $0.opaque) }
     }
 }
 
 /// A binary request whose response is due.
-struct BinaryIntent {
+struct BinaryIntent: OrderedIntent {
     let opcode: UInt8
     let opaque: UInt32
     let quiet: Bool

@@ -5,11 +5,7 @@ import ProxylibCore
 /// where its reply would have been among pipelined replies.
 final class TextSession {
     private let connection: Connection
-    private var intents = IntentQueue<TextIntent>()
-    /// Quiet meta requests (`q`) in `intents`: their replies may never come.
-    private var quietOutstanding = 0
-    /// A denial being written into the client's inject buffer.
-    private var pendingDenial: InjectedReply?
+    private var replies = ReplyOrder<TextIntent>()
     /// The DROP of a denied request whose no-op replacement was just injected.
     private var pendingDrop: Int?
     /// Where the reply being passed stands (replies are passed one complete element at a time).
@@ -76,7 +72,7 @@ final class TextSession {
         if allowed {
             if request.command == .watch { watching = true }
             if !request.noreply && request.shape != .none {
-                enqueue(TextIntent(request, verdict: .allowed))
+                replies.append(TextIntent(request, verdict: .allowed))
             }
             return .pass(frameLength)
         }
@@ -84,21 +80,12 @@ final class TextSession {
             // The client reads no reply, so none is injected (as upstream).
             return .drop(frameLength)
         }
-        if intents.isEmpty && pendingDenial == nil {
-            // Nothing outstanding: the denial goes out now (what does not fit, with the next reply-side call,
-            // which the datapath makes at once to flush the inject buffer).
-            var denial = InjectedReply(Self.denial)
-            _ = denial.write(to: connection)
-            if !denial.isComplete { pendingDenial = denial }
-            return .drop(frameLength)
-        }
-        if quietOutstanding > 0 && connection.injectSpace(reply: false) >= Self.noopProbe.utf8CodeUnitCount {
-            connection.inject(reply: false, Self.noopProbe)
-            enqueue(TextIntent(request, verdict: .probe))
+        let probe = UnsafeRawBufferPointer(start: Self.noopProbe.utf8Start, count: Self.noopProbe.utf8CodeUnitCount)
+        if replies.deny(TextIntent(request, verdict: .denied), denial: InjectedReply(Self.denial), probe: probe,
+                        connection: connection) {
             pendingDrop = frameLength
-            return .inject(Self.noopProbe.utf8CodeUnitCount)
+            return .inject(probe.count)
         }
-        enqueue(TextIntent(request, verdict: .denied))
         return .drop(frameLength)
     }
 
@@ -118,15 +105,6 @@ final class TextSession {
                                 fields: L7Fields(("command", LogText(decoding: request.command.nameBytes)),
                                                  ("keys", MemcacheLogText.joined(keys, scratch: &logScratch)))))
         return allowed
-    }
-
-    private func enqueue(_ intent: TextIntent) {
-        if intent.quiet { quietOutstanding += 1 }
-        intents.append(intent)
-    }
-
-    private func dequeue() {
-        if let intent = intents.removeFirst(), intent.quiet { quietOutstanding -= 1 }
     }
 
     // MARK: Replies
@@ -157,11 +135,11 @@ final class TextSession {
                 return .error(.invalidFrameType)
             case .silentQuietRequest:
                 // Only at a reply boundary (nothing consumed yet in this call).
-                dequeue()
+                replies.removeFirst()
                 if let op = injectDenials() { return op }
                 continue
             case .dropProbeReply:
-                intents.updateFirst { $0.verdict = .denied }
+                replies.probeAnswered()
                 return .drop(lineEnd)
             case .continues:
                 consumed = lineEnd
@@ -187,34 +165,16 @@ final class TextSession {
     }
 
     private func completeReply() {
-        if let intent = intents.first {
+        if let intent = replies.first {
             connection.log(.response, .generic(proto: "textmemcached",
                                                fields: L7Fields(("command", LogText(decoding: intent.command.nameBytes)))))
         }
-        dequeue()
+        replies.removeFirst()
         replyProgress = .idle
     }
 
-    /// Writes the denials due now (those at the front of the queue) into the client's inject buffer.
     private func injectDenials() -> ParserOp? {
-        var written = 0
-        while true {
-            if pendingDenial == nil {
-                guard let front = intents.first, front.verdict == .denied else { break }
-                dequeue()
-                pendingDenial = InjectedReply(Self.denial)
-            }
-            guard var denial = pendingDenial else { break }
-            written += denial.write(to: connection)
-            if !denial.isComplete {
-                pendingDenial = denial
-                break
-            }
-            pendingDenial = nil
-        }
-        if written > 0 { return .inject(written) }
-        // A denial that cannot be written at all (no inject buffer): nothing else may pass before it.
-        return pendingDenial == nil ? nil : .error(.invalidFrameLength)
+        replies.injectDueDenials(into: connection) { _ in InjectedReply(Self.denial) }
     }
 
     private func replyStep(_ line: UnsafeRawBufferPointer) -> TextReplyStep {
@@ -230,7 +190,7 @@ final class TextSession {
         case .idle:
             break
         }
-        guard let front = intents.first else { return .malformed }
+        guard let front = replies.first else { return .malformed }
         if front.quiet && !front.mayAnswer(code: code, line: line, isError: isError) {
             return .silentQuietRequest
         }
@@ -271,103 +231,6 @@ final class TextSession {
         switch shape {
         case .metaDumpLines: return TextNumbers.equals(code, "EN")
         default: return TextNumbers.equals(code, "END")
-        }
-    }
-}
-
-/// Where a multi-part text reply stands between calls.
-enum TextReplyProgress {
-    case idle
-    /// Inside a retrieval reply, after at least one value.
-    case values
-    /// Inside a multi-line reply of this shape.
-    case lines(TextReplyShape)
-}
-
-/// What one reply line means for framing.
-enum TextReplyStep {
-    case malformed
-    /// The front request is quiet and this reply is not its: it succeeded silently.
-    case silentQuietRequest
-    /// The reply to a no-op sent in place of a denied request.
-    case dropProbeReply
-    case continues
-    case complete
-    /// A line announcing a data block of `length` bytes (then CRLF).
-    case dataBlock(length: Int, completesReply: Bool)
-}
-
-/// A text request whose reply is due.
-struct TextIntent {
-    let command: MemcacheTextCommand
-    let shape: TextReplyShape
-    var verdict: IntentVerdict
-    /// Meta `q`: the reply meaning success (or a miss) is left out.
-    let quiet: Bool
-    let opaque: InlineToken
-
-    init(_ request: TextRequestLine, verdict: IntentVerdict) {
-        command = request.command
-        shape = request.shape
-        self.verdict = verdict
-        quiet = verdict == .allowed && (request.meta?.quiet ?? false)
-        opaque = request.meta?.opaque ?? InlineToken()
-    }
-
-    /// Whether a reply starting with `code` can be this quiet request's: not the code quiet mode leaves out,
-    /// one the command produces, and with the request's opaque when both carry one.
-    func mayAnswer(code: UnsafeRawBufferPointer, line: UnsafeRawBufferPointer, isError: Bool) -> Bool {
-        if isError { return true }
-        guard Self.produces(command, code) else { return false }
-        guard opaque.isPresent else { return true }
-        var tokens = TextTokens(line)
-        _ = tokens.next()
-        while let token = tokens.next() {
-            if token.first == UInt8(ascii: "O") {
-                return InlineToken(UnsafeRawBufferPointer(rebasing: token[1...])) == opaque
-            }
-        }
-        return true
-    }
-}
-
-extension TextIntent {
-    /// The reply codes a quiet meta command can still produce (quiet mode leaves out HD for ms/md/ma, EN for mg).
-    static func produces(_ command: MemcacheTextCommand, _ code: UnsafeRawBufferPointer) -> Bool {
-        func any(_ a: StaticString, _ b: StaticString, _ c: StaticString = "", _ d: StaticString = "") -> Bool {
-            TextNumbers.equals(code, a) || TextNumbers.equals(code, b)
-                || (c.utf8CodeUnitCount > 0 && TextNumbers.equals(code, c))
-                || (d.utf8CodeUnitCount > 0 && TextNumbers.equals(code, d))
-        }
-        switch command {
-        case .metaGet: return any("VA", "HD")
-        case .metaSet: return any("NS", "EX", "NF")
-        case .metaDelete: return any("NF", "EX")
-        case .metaArithmetic: return any("VA", "NF", "NS", "EX")
-        case .metaDebug: return any("ME", "EN")
-        default: return false
-        }
-    }
-}
-
-/// Reply lines that matter for framing.
-enum TextReplyCodes {
-    static func isError(_ code: UnsafeRawBufferPointer) -> Bool {
-        TextNumbers.equals(code, "ERROR") || TextNumbers.equals(code, "CLIENT_ERROR")
-            || TextNumbers.equals(code, "SERVER_ERROR")
-    }
-
-    /// The one-line answers a multi-line command may give instead of its lines (`stats reset` → RESET,
-    /// `stats detail on` → OK, an `lru_crawler` that is busy → BUSY …).
-    static func isSingleLineAnswer(_ code: UnsafeRawBufferPointer, to shape: TextReplyShape) -> Bool {
-        switch shape {
-        case .statLines:
-            return TextNumbers.equals(code, "RESET") || TextNumbers.equals(code, "OK")
-        case .dumpLines, .metaDumpLines:
-            return TextNumbers.equals(code, "OK") || TextNumbers.equals(code, "BUSY")
-                || TextNumbers.equals(code, "BADCLASS")
-        default:
-            return false
         }
     }
 }
