@@ -290,7 +290,7 @@ static int run_memcache(uint64_t instance, uint64_t id, const workload *w, int p
         for (int i = 0; i < 20000 && atomic_load(&col->entries) < expected; i++) usleep(100);
     }
   }
-  long received = col ? collector_settle(col) - received0 : 0;
+  long received = col ? collector_settle_at(col, received0 + passes * t.entries) - received0 : 0;
   long mine = on_data_allocations - mine0, mine_b = on_data_bytes - mine_b0;
   long others = atomic_load(&allocations) - all0 - mine, others_b = atomic_load(&allocated_bytes) - all_b0 - mine_b;
   close_connection(id);

@@ -368,7 +368,8 @@ static int case_begin(bench_ctx *ctx, uint64_t instance, const workload *w, int 
   if (c->warm_steps < 1) c->warm_steps = 1;
   long entries_before = ctx->col ? atomic_load(&ctx->col->entries) : 0;
   if (case_drive(c, c->warm_steps, "warm-up") != 0) return -1;
-  if (ctx->col) c->entries += collector_settle(ctx->col) - entries_before;
+  if (ctx->col)
+    c->entries += collector_settle_at(ctx->col, entries_before + c->warm_steps * c->t.entries_per_step) - entries_before;
   return 0;
 }
 
@@ -400,7 +401,8 @@ static void case_run(bench_ctx *ctx, bench_case *c, int r) {
   }
   c->ns[r] = elapsed / (double)(c->steps_per_run * c->t.requests_per_step);
   /* Entries still in flight belong to this row: wait for them before the next row runs. */
-  if (ctx->col) c->entries += collector_settle(ctx->col) - entries_before;
+  if (ctx->col)
+    c->entries += collector_settle_at(ctx->col, entries_before + c->steps_per_run * c->t.entries_per_step) - entries_before;
 }
 
 /* The row's figures (median run), or why it failed; frees the row. Returns -1 when it failed. */

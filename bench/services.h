@@ -194,6 +194,19 @@ static long collector_settle(collector *col) {
   return seen;
 }
 
+/* The same, but returns as soon as the count reaches `expected` (every entry sent has arrived: nothing more can
+   come); returns the entry count. */
+static inline long collector_settle_at(collector *col, long expected) {
+  long seen = atomic_load(&col->entries);
+  for (int quiet_ms = 0, total_ms = 0; seen < expected && quiet_ms < 50 && total_ms < 5000; total_ms++) {
+    usleep(1000);
+    long now = atomic_load(&col->entries);
+    quiet_ms = now == seen ? quiet_ms + 1 : 0;
+    seen = now;
+  }
+  return seen;
+}
+
 static void collector_stop(collector *col) {
   if (write(col->stop_pipe[1], "x", 1) != 1) die("%s", "collector stop");
   pthread_join(col->thread, NULL);
