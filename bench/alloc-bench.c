@@ -357,42 +357,30 @@ int main(int argc, char **argv) {
   }
 
   /* memcache under bench/policy.txt (over NPDS), logging off and on. */
-  char dir_template[] = "/tmp/proxylib-alloc-XXXXXX";
-  char *dir = mkdtemp(dir_template);
-  if (dir == NULL) die("mkdtemp: %s", strerror(errno));
-  char xds[256], log_path[256];
-  snprintf(xds, sizeof xds, "%s/xds.sock", dir);
-  snprintf(log_path, sizeof log_path, "%s/access_log.sock", dir);
-  npds_child npds;
-  npds_start(&npds, python, "bench/npds_serve.py", xds, "bench/policy.txt");
-  npds_expect(&npds, "LISTENING", 60000);
-  collector col;
-  collector_start(&col, log_path);
+  static bench_services svc;
+  services_start(&svc, python);
+  const char *xds = svc.xds, *log_path = svc.log_path;
   struct { GoString key, value; } plain_kv[1] = {{gs("xds-path"), gs(xds)}},
                                    logged_kv[2] = {{gs("xds-path"), gs(xds)}, {gs("access-log-path"), gs(log_path)}};
   uint64_t plain = open_module((GoSlice){plain_kv, 1, 1}, 0);
   if (plain == 0) die("%s", "OpenModule (xds-path) failed");
-  npds_expect(&npds, "ACK", 20000);
+  npds_expect(&svc.npds, "ACK", 20000);
   uint64_t logged = open_module((GoSlice){logged_kv, 2, 2}, 0);
   if (logged == 0) die("%s", "OpenModule (xds-path, access-log-path) failed");
-  npds_expect(&npds, "ACK", 20000);
+  npds_expect(&svc.npds, "ACK", 20000);
   uint64_t id = 5000;
   for (int logging = 0; logging <= 1; logging++)
     for (size_t w = 0; w < N_WORKLOADS; w++) {
       if (strcmp(workloads[w].parser, "memcache") != 0) continue;
       for (int pipelined = 0; pipelined <= 1; pipelined++) {
         failures += run_memcache(logging ? logged : plain, id++, &workloads[w], pipelined,
-                                 logging ? &col : NULL, iterations);
+                                 logging ? &svc.col : NULL, iterations);
         checks++;
       }
     }
   close_module(logged);
   close_module(plain);
-  collector_stop(&col);
-  npds_stop(&npds);
-  unlink(xds);
-  unlink(log_path);
-  rmdir(dir);
+  services_stop(&svc);
 
   printf("%d passed, %d failed\n", checks - failures, failures);
   return failures == 0 ? 0 : 1;

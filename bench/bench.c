@@ -1036,15 +1036,6 @@ static void measure_bulk_update(bench_ctx *ctx, npds_child *npds, uint64_t insta
     for (int p = 0; p < 2; p++) free(threads[i].samples[p]);
 }
 
-/* Stops the collector and the NPDS server and removes their sockets and directory. */
-static void stop_services(collector *col, npds_child *npds, const char *xds, const char *log_path, const char *dir) {
-  collector_stop(col);
-  npds_stop(npds);
-  unlink(xds);
-  unlink(log_path);
-  rmdir(dir);
-}
-
 int main(int argc, char **argv) {
   const char *lib_path = "build/libcilium.so";
   const char *python = getenv("PYTHON") ? getenv("PYTHON") : ".venv/bin/python";
@@ -1081,33 +1072,26 @@ int main(int argc, char **argv) {
   real_on_data = ctx.lib.on_data;
   ctx.lib.on_data = counted_on_data;
 
-  char dir_template[] = "/tmp/proxylib-bench-XXXXXX";
-  char *dir = mkdtemp(dir_template);
-  if (dir == NULL) die("mkdtemp: %s", strerror(errno));
-  char xds[256], log_path[256];
-  snprintf(xds, sizeof xds, "%s/xds.sock", dir);
-  snprintf(log_path, sizeof log_path, "%s/access_log.sock", dir);
-
-  npds_child npds;
-  npds_start(&npds, python, "bench/npds_serve.py", xds, "bench/policy.txt");
-  npds_expect(&npds, "LISTENING", 60000);
-  collector col;
-  collector_start(&col, log_path);
+  static bench_services svc;
+  services_start(&svc, python);
+  npds_child *npds = &svc.npds;
+  collector *col = &svc.col;
+  const char *xds = svc.xds, *log_path = svc.log_path;
 
   module_figures plain, logged;
-  uint64_t instance = open_instance(&ctx, &npds, xds, NULL, &plain);
-  uint64_t logged_instance = open_instance(&ctx, &npds, xds, log_path, &logged);
+  uint64_t instance = open_instance(&ctx, npds, xds, NULL, &plain);
+  uint64_t logged_instance = open_instance(&ctx, npds, xds, log_path, &logged);
 
   if (threads_only) {
     /* Only the worker-thread rows (to point a profiler at, or to re-measure them alone). */
     static mt_figures only[MT_ROWS];
-    measure_threads(&ctx, instance, logged_instance, &col, ctx.requests_per_run / 2, only);
+    measure_threads(&ctx, instance, logged_instance, col, ctx.requests_per_run / 2, only);
     print_threads(only);
     int threads_failed = 0;
     for (int i = 0; i < (int)MT_ROWS; i++) threads_failed += only[i].failed;
     dp_close_module(&ctx.lib, logged_instance);
     dp_close_module(&ctx.lib, instance);
-    stop_services(&col, &npds, xds, log_path, dir);
+    services_stop(&svc);
     dp_library_close(&ctx.lib);
     return threads_failed ? 1 : 0;
   }
@@ -1121,7 +1105,7 @@ int main(int argc, char **argv) {
     }
     dp_close_module(&ctx.lib, logged_instance);
     dp_close_module(&ctx.lib, instance);
-    stop_services(&col, &npds, xds, log_path, dir);
+    services_stop(&svc);
     dp_library_close(&ctx.lib);
     return 0;
   }
@@ -1129,7 +1113,7 @@ int main(int argc, char **argv) {
   static result results[MAX_RESULTS];
   int n_results = 0, failed = 0, unavailable = 0;
   for (int logging = 0; logging <= 1; logging++) {
-    ctx.col = logging ? &col : NULL;
+    ctx.col = logging ? col : NULL;
     static bench_case cases[N_WORKLOADS * N_SHAPES];
     int n_cases = 0;
     for (size_t w = 0; w < N_WORKLOADS; w++)
@@ -1147,7 +1131,7 @@ int main(int argc, char **argv) {
   memset(logged_bursts, 0, sizeof logged_bursts);
   for (size_t w = 0; w < N_WORKLOADS; w++)
     if (workload_selected(&workloads[w])) {
-      logged_bursts[w] = time_logged_bursts(&ctx, logged_instance, &col, &workloads[w], smoke ? 2 : 200);
+      logged_bursts[w] = time_logged_bursts(&ctx, logged_instance, col, &workloads[w], smoke ? 2 : 200);
       if (logged_bursts[w].failed) unavailable++;
     }
 
@@ -1182,19 +1166,19 @@ int main(int argc, char **argv) {
       measure_scan(&ctx, instance, &workloads[w], smoke ? 10 : scan_rounds, &scans[w]);
 
     /* 1 and 2 worker threads on one instance, logging off and on. */
-    measure_threads(&ctx, instance, logged_instance, &col, ctx.requests_per_run / 2, threads);
+    measure_threads(&ctx, instance, logged_instance, col, ctx.requests_per_run / 2, threads);
     for (int i = 0; i < (int)MT_ROWS; i++) failed += threads[i].failed;
   }
 
   /* A 10,000-endpoint policy update while two threads check policy on every request. */
   dp_close_module(&ctx.lib, logged_instance);
   if (full) {
-    measure_bulk_update(&ctx, &npds, instance, smoke ? 1000 : 10000, &update);
+    measure_bulk_update(&ctx, npds, instance, smoke ? 1000 : 10000, &update);
     if (update.failed) failed++;
   }
 
   dp_close_module(&ctx.lib, instance);
-  stop_services(&col, &npds, xds, log_path, dir);
+  services_stop(&svc);
 
   /* ---- report ---- */
   printf("library: %s%s\n", lib_path, smoke ? "  (--smoke: 1 short run, figures not meaningful)" : "");

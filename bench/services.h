@@ -215,4 +215,32 @@ static void collector_stop(collector *col) {
   close(col->stop_pipe[1]);
 }
 
+/* ---- both, on sockets in a private directory ------------------------------------------------------------ */
+
+typedef struct bench_services {
+  char dir[64], xds[256], log_path[256];
+  npds_child npds; /* serving bench/policy.txt */
+  collector col;
+} bench_services;
+
+/* Starts the NPDS server (bench/npds_serve.py with `python`; run from the repository root) and the collector. */
+static void services_start(bench_services *s, const char *python) {
+  snprintf(s->dir, sizeof s->dir, "/tmp/proxylib-%s-XXXXXX", BENCH_NAME);
+  if (mkdtemp(s->dir) == NULL) die("mkdtemp: %s", strerror(errno));
+  snprintf(s->xds, sizeof s->xds, "%s/xds.sock", s->dir);
+  snprintf(s->log_path, sizeof s->log_path, "%s/access_log.sock", s->dir);
+  npds_start(&s->npds, python, "bench/npds_serve.py", s->xds, "bench/policy.txt");
+  npds_expect(&s->npds, "LISTENING", 60000);
+  collector_start(&s->col, s->log_path);
+}
+
+/* Stops the collector and the NPDS server and removes their sockets and directory. */
+static void services_stop(bench_services *s) {
+  collector_stop(&s->col);
+  npds_stop(&s->npds);
+  unlink(s->xds);
+  unlink(s->log_path);
+  rmdir(s->dir);
+}
+
 #endif
