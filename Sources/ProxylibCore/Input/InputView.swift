@@ -120,6 +120,7 @@ public struct InputView {
     /// The byte at `offset`, or nil past the end.
     public subscript(offset: Int) -> UInt8? {
         guard offset >= 0, offset < count else { return nil }
+        if let bytes = contiguousBytes { return bytes[offset] }
         var skip = offset
         var found: UInt8?
         forEachSegment { segment in

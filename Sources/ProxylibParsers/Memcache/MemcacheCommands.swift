@@ -52,8 +52,8 @@ enum MemcacheTextCommand: UInt8, CaseIterable, Sendable {
 
     /// The command named by `token`, compared byte for byte (memcached's commands are case-sensitive).
     static func lookup(_ token: UnsafeRawBufferPointer) -> MemcacheTextCommand? {
-        guard token.count >= 2, token.count <= 14 else { return nil }
-        for command in allCases where command.name.utf8CodeUnitCount == token.count {
+        guard token.count >= 2, token.count <= 14, let first = token.first else { return nil }
+        for command in allCases where command.name.utf8CodeUnitCount == token.count && command.name.utf8Start[0] == first {
             if ByteSearch.matches(command.nameBytes, in: token, at: 0) { return command }
         }
         return nil

@@ -42,8 +42,9 @@ struct TextRequestLine {
     static func parse(_ line: UnsafeRawBufferPointer) -> TextRequestLine? {
         var tokens = TextTokens(line)
         guard let name = tokens.next(), let command = MemcacheTextCommand.lookup(name) else { return nil }
-        let arguments = tokens.remainingCount()
-        let noreply = lastTokenIsNoreply(line)
+        let (arguments, lastArgument) = tokens.remainingSummary()
+        // memcached's `set_noreply_maybe`: the last token is `noreply`.
+        let noreply = lastArgument.map { TextNumbers.equals($0, "noreply") } ?? false
 
         func single(_ key: UnsafeRawBufferPointer, shape: TextReplyShape = .line, data: Int? = nil,
                     noreply: Bool = false) -> TextRequestLine? {
@@ -190,14 +191,5 @@ struct TextRequestLine {
 
     private static func isValidKey(_ key: UnsafeRawBufferPointer) -> Bool {
         !key.isEmpty && key.count <= maxKeyLength
-    }
-
-    /// memcached's `set_noreply_maybe`: the last token is `noreply`.
-    private static func lastTokenIsNoreply(_ line: UnsafeRawBufferPointer) -> Bool {
-        var tokens = TextTokens(line)
-        var last: UnsafeRawBufferPointer?
-        while let token = tokens.next() { last = token }
-        guard let last else { return false }
-        return TextNumbers.equals(last, "noreply")
     }
 }

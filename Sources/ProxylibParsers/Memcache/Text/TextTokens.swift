@@ -25,12 +25,16 @@ struct TextTokens {
         UnsafeRawBufferPointer(rebasing: line[position...])
     }
 
-    /// Counts the tokens left without consuming them.
-    func remainingCount() -> Int {
+    /// The number of tokens left and the last of them, without consuming them (one pass).
+    func remainingSummary() -> (count: Int, last: UnsafeRawBufferPointer?) {
         var copy = self
         var count = 0
-        while copy.next() != nil { count += 1 }
-        return count
+        var last: UnsafeRawBufferPointer?
+        while let token = copy.next() {
+            count += 1
+            last = token
+        }
+        return (count, last)
     }
 }
 
