@@ -87,17 +87,12 @@ final class BinarySession {
         // STAT answers with one response per statistic and an empty one at the end.
         let moreToCome = header.opcode == MemcacheOpcode.stat && header.status == 0 && header.keyLength > 0
         if !moreToCome { replies.removeFirst() }
-        if let record = connectionLogsResponses(input, header) {
-            connection.log(.response, record)
+        _ = input.withContiguousBytes(from: BinaryHeader.size + header.extrasLength, count: header.keyLength,
+                                      scratch: &keyScratch) { key in
+            // The record is built only when the instance logs (an autoclosure).
+            connection.log(.response, Self.logRecord(opcode: header.opcode, key: key))
         }
         return .pass(header.frameLength)
-    }
-
-    private func connectionLogsResponses(_ input: InputView, _ header: BinaryHeader) -> L7LogRecord? {
-        input.withContiguousBytes(from: BinaryHeader.size + header.extrasLength, count: header.keyLength,
-                                  scratch: &keyScratch) { key in
-            Self.logRecord(opcode: header.opcode, key: key)
-        }
     }
 
     private func injectDenials() -> ParserOp? {

@@ -42,9 +42,19 @@ struct TextRequestLine {
     static func parse(_ line: UnsafeRawBufferPointer) -> TextRequestLine? {
         var tokens = TextTokens(line)
         guard let name = tokens.next(), let command = MemcacheTextCommand.lookup(name) else { return nil }
-        let (arguments, lastArgument) = tokens.remainingSummary()
-        // memcached's `set_noreply_maybe`: the last token is `noreply`.
-        let noreply = lastArgument.map { TextNumbers.equals($0, "noreply") } ?? false
+        // The argument count and memcached's `set_noreply_maybe` (the last token is `noreply`), for the commands
+        // that need them: one more pass over the line.
+        let arguments: Int
+        let noreply: Bool
+        switch command {
+        case .get, .gets, .gat, .gats, .stats, .lruCrawler, .version, .misbehave, .watch, .quit, .metaNoop,
+             .metaGet, .metaSet, .metaDelete, .metaArithmetic, .metaDebug:
+            (arguments, noreply) = (0, false)
+        default:
+            let summary = tokens.remainingSummary()
+            arguments = summary.count
+            noreply = summary.last.map { TextNumbers.equals($0, "noreply") } ?? false
+        }
 
         func single(_ key: UnsafeRawBufferPointer, shape: TextReplyShape = .line, data: Int? = nil,
                     noreply: Bool = false) -> TextRequestLine? {

@@ -40,9 +40,8 @@ final class TextSession {
             return .more(input[input.count - 1] == UInt8(ascii: "\r") ? 1 : 2)
         }
         guard newline <= Self.maxLineLength else { return .error(.invalidFrameLength) }
-        let lineLength = newline > 0 && input[newline - 1] == UInt8(ascii: "\r") ? newline - 1 : newline
-        let op = input.withContiguousBytes(from: 0, count: lineLength, scratch: &lineScratch) { line in
-            onRequestLine(line, lineEnd: newline + 1, input: input)
+        let op = input.withContiguousBytes(from: 0, count: newline, scratch: &lineScratch) { line in
+            onRequestLine(Self.droppingCR(line), lineEnd: newline + 1, input: input)
         }
         return op ?? .error(.invalidFrameLength)
     }
@@ -123,10 +122,8 @@ final class TextSession {
             guard let newline = input.firstIndex(of: UInt8(ascii: "\n"), from: consumed) else {
                 return consumed > 0 ? .pass(consumed) : moreForLine(input)
             }
-            let lineLength = newline > consumed && input[newline - 1] == UInt8(ascii: "\r") ? newline - 1 - consumed
-                                                                                            : newline - consumed
-            let step = input.withContiguousBytes(from: consumed, count: lineLength, scratch: &lineScratch) { line in
-                replyStep(line)
+            let step = input.withContiguousBytes(from: consumed, count: newline - consumed, scratch: &lineScratch) { line in
+                replyStep(Self.droppingCR(line))
             } ?? .malformed
             let lineEnd = newline + 1
             switch step {
@@ -157,6 +154,12 @@ final class TextSession {
                 consumed = blockEnd
             }
         }
+    }
+
+    /// A line without the CR of its CRLF (memcached accepts LF alone).
+    private static func droppingCR(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        guard let last = line.last, last == UInt8(ascii: "\r") else { return line }
+        return UnsafeRawBufferPointer(rebasing: line[..<(line.count - 1)])
     }
 
     private func moreForLine(_ input: InputView) -> ParserOp {
