@@ -10,6 +10,8 @@ import ProxylibTestSupport
 final class Conversation {
     enum Side { case client, server }
 
+    /// The plain entry points. Not DatapathFuzzTarget's table: that one checks every call against the fuzz
+    /// session running at the time, which the corpus tests may be running in this process concurrently.
     nonisolated(unsafe) private static var library: dp_library = {
         var library = dp_library()
         library.open_module = { params, debug in CiliumProxylib.OpenModule(params, debug) }
