@@ -15,9 +15,42 @@ protocol RequestOracle: Sendable {
     /// Checks everything that reached the server on one connection from a remote identity, given what the
     /// client wrote (`written`, for parsers that must forward everything).
     func checkForwarded(_ stream: [UInt8], written: [UInt8], remote: UInt32) throws(FuzzViolation)
+    /// Checks one whole connection, write by write (by default only what reached the server: `checkForwarded`).
+    func checkConnection(_ connection: ConnectionRecord, remote: UInt32) throws(FuzzViolation)
+}
+
+/// One write of a fuzzed connection (client or server bytes, or an empty reply-side write that flushes the
+/// reply inject buffer) and what the datapath made of it.
+struct DatapathEvent {
+    enum Source { case client, server, flush }
+    var source: Source
+    var input: [UInt8]
+    var endStream: Bool
+    /// Sent on towards the server / the client by this write.
+    var toServer: [UInt8]
+    var toClient: [UInt8]
+    /// What the library wrote into the reply / orig inject buffer during this write's OnData calls, whether or
+    /// not the datapath has sent it yet.
+    var injectedToClient: [UInt8]
+    var injectedToServer: [UInt8]
+    /// The write ended in a parser error (the datapath closed the connection; output of the failing direction
+    /// taken back).
+    var failed: Bool
+}
+
+/// Everything that happened on one connection of a datapath script.
+struct ConnectionRecord {
+    var events: [DatapathEvent]
+    /// All bytes that reached the server, and all the client wrote.
+    var forwarded: [UInt8]
+    var written: [UInt8]
 }
 
 extension RequestOracle {
+    func checkConnection(_ connection: ConnectionRecord, remote: UInt32) throws(FuzzViolation) {
+        try checkForwarded(connection.forwarded, written: connection.written, remote: remote)
+    }
+
     func policy(for parser: String) -> [NetworkPolicyConfig] {
         FuzzPolicies.endpointPolicy(parser: parser, allow: rules.allow, deny: rules.deny, allowSeven: rules.allowSeven)
     }
