@@ -81,6 +81,9 @@ struct CassandraReplay {
     /// not refuse either, a segment layout it does not model): the remaining checks are skipped.
     private(set) var lost = false
 
+    /// A malformed frame was seen and the connection did not fail at once: a later failure may be its.
+    private var malformedSeen = false
+
     // Requests: the client's bytes and what reached the server.
     private var client: [UInt8] = []
     private var clientAt = 0
@@ -209,17 +212,18 @@ struct CassandraReplay {
         forwarded += event.toServer
         var errorSeen = requestSegments
         var refusedAtHeader = false
-        units: while true {
+        while true {
             if requestPassThrough > 0 {
                 let n = min(requestPassThrough, client.count - clientAt)
                 guard n > 0 else { break }
-                guard forwarded.count - forwardedAt >= n,
-                      forwarded[forwardedAt..<(forwardedAt + n)].elementsEqual(client[clientAt..<(clientAt + n)]) else {
-                    if event.failed { break units }
+                if forwarded.count - forwardedAt >= n,
+                   forwarded[forwardedAt..<(forwardedAt + n)].elementsEqual(client[clientAt..<(clientAt + n)]) {
+                    forwardedAt += n
+                } else if !event.failed {
+                    // (A failed write's output towards the server is taken back.)
                     throw fail("the rest of a passed v1/v2 frame did not reach the server: \(ByteText.show(client[clientAt...]))")
                 }
                 clientAt += n
-                forwardedAt += n
                 requestPassThrough -= n
                 continue
             }
@@ -242,10 +246,14 @@ struct CassandraReplay {
                     }
                     forwardedAt += available
                     requestPassThrough = head.total - available
-                } else {
+                } else if event.failed {
                     note(Expected(version: head.version, stream: head.stream, answer: nil, segmented: false, compressedFormat: false),
-                         failed: event.failed)
+                         failed: true)
                     guard available == head.total else { break }
+                } else {
+                    // Not decided yet: the parser may ask for a 9-byte header before it sees an 8-byte one.
+                    malformedSeen = malformedSeen || !negotiation
+                    break
                 }
                 clientAt += available
                 continue
@@ -278,9 +286,10 @@ struct CassandraReplay {
             } else if forwardedAt < forwarded.count {
                 throw fail("bytes reached the server that are not a whole request frame of the client's: \(ByteText.show(forwarded[forwardedAt...]))")
             }
-        } else if !errorSeen {
+        } else if !errorSeen && !malformedSeen {
             throw fail("the connection failed on a client write holding no malformed frame: \(ByteText.show(event.input[...]))")
         }
+        if !event.failed && errorSeen { malformedSeen = true }
     }
 
     /// Whether `frame` reached the server (the next forwarded bytes, or in segment mode the next forwarded
@@ -691,9 +700,10 @@ struct CassandraReplay {
                 if !event.failed { lost = true }
             }
         }
-        if event.failed && !errorSeen {
+        if event.failed && !errorSeen && !malformedSeen {
             throw fail("the connection failed on a server write holding no malformed frame: \(ByteText.show(event.input[...]))")
         }
+        if !event.failed && errorSeen { malformedSeen = true }
     }
 
     private mutating func passReply(_ head: Head) {

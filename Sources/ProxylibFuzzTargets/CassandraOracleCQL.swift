@@ -184,10 +184,12 @@ enum OracleCQL {
         func isKeyspaceWord(_ index: Int) -> Bool { index < t.count && (t[index].isWord("keyspace") || t[index].isWord("schema")) }
 
         if first.isWord("select") || first.isWord("delete") {
+            // The table follows FROM; CQL has no subqueries, so a second FROM makes the statement unreadable.
             guard froms.count == 1 else { return nil }
             return named(first.isWord("select") ? .select : .delete, at: froms[0] + 1)
         }
-        guard froms.isEmpty else { return nil }
+        // The other statements name their table at a fixed place; FROM (reserved) can only make them a syntax
+        // error, which the server refuses whole.
         if first.isWord("insert") {
             guard t.count > 1, t[1].isWord("into") else { return nil }
             return named(.insert, at: 2)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CDatapath
 import CProxylib
 import CiliumProxylib
@@ -118,6 +121,8 @@ final class DatapathSession {
     var violation: FuzzViolation?
 
     nonisolated(unsafe) private static var nextConnectionID: UInt64 = 1
+    /// `PROXYLIB_FUZZ_TRACE=1`: print every connection's writes when it ends (for reading a failing input).
+    static let trace = getenv("PROXYLIB_FUZZ_TRACE") != nil
     /// The session whose connection the checking OnData is serving.
     nonisolated(unsafe) static var current: DatapathSession?
 
@@ -246,6 +251,10 @@ final class DatapathSession {
         guard connection != nil else { return }
         closeConnection()
         let record = ConnectionRecord(events: events, forwarded: forwarded, written: written)
+        if Self.trace {
+            record.print(remote: remote)
+            fflush(nil)
+        }
         forwarded = []
         written = []
         events = []

@@ -46,6 +46,25 @@ struct ConnectionRecord {
     var written: [UInt8]
 }
 
+extension ConnectionRecord {
+    /// Writes the connection's events to stdout, one a line, bytes in hex.
+    func print(remote: UInt32) {
+        func hex(_ bytes: [UInt8]) -> String {
+            let digits = Array("0123456789abcdef")
+            return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+        }
+        Swift.print("connection from remote \(remote):")
+        for event in events {
+            var line = "  \(event.source)\(event.endStream ? "+end" : "")\(event.failed ? " FAILED" : "") in=\(hex(event.input))"
+            if !event.toServer.isEmpty { line += " toServer=\(hex(event.toServer))" }
+            if !event.toClient.isEmpty { line += " toClient=\(hex(event.toClient))" }
+            if !event.injectedToClient.isEmpty { line += " injectedToClient=\(hex(event.injectedToClient))" }
+            if !event.injectedToServer.isEmpty { line += " injectedToServer=\(hex(event.injectedToServer))" }
+            Swift.print(line)
+        }
+    }
+}
+
 extension RequestOracle {
     func checkConnection(_ connection: ConnectionRecord, remote: UInt32) throws(FuzzViolation) {
         try checkForwarded(connection.forwarded, written: connection.written, remote: remote)
