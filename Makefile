@@ -34,8 +34,11 @@ DATAPATH := Sources/CDatapath/datapath.c
 DATAPATH_INCLUDES := -IInclude -ISources/CDatapath/include
 
 # Debian packages the build links statically; installed on first use when missing.
+DEPS_PACKAGES := libpcre2-dev libprotobuf-c-dev liblz4-dev libsnappy-dev g++
 PCRE2_STATIC := $(firstword $(wildcard /usr/lib/*/libpcre2-8.a /usr/lib/libpcre2-8.a))
 PROTOBUF_C_STATIC := $(firstword $(wildcard /usr/lib/*/libprotobuf-c.a /usr/lib/libprotobuf-c.a))
+LZ4_STATIC := $(firstword $(wildcard /usr/lib/*/liblz4.a /usr/lib/liblz4.a))
+SNAPPY_STATIC := $(firstword $(wildcard /usr/lib/*/libsnappy.a /usr/lib/libsnappy.a))
 LIBSTDCXX_STATIC := $(firstword $(wildcard /usr/lib/gcc/*/*/libstdc++.a))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -56,9 +59,9 @@ lib: $(CILIUM_SO)
 # The version script is not a Swift input: touching it alone would not relink, so the rule always relinks
 # when the map changes by removing the product first.
 deps:
-ifeq ($(and $(PCRE2_STATIC),$(PROTOBUF_C_STATIC),$(LIBSTDCXX_STATIC)),)
-	$(SUDO) apt-get install -y --no-install-recommends libpcre2-dev libprotobuf-c-dev g++ || \
-	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends libpcre2-dev libprotobuf-c-dev g++; }
+ifeq ($(and $(PCRE2_STATIC),$(PROTOBUF_C_STATIC),$(LZ4_STATIC),$(SNAPPY_STATIC),$(LIBSTDCXX_STATIC)),)
+	$(SUDO) apt-get install -y --no-install-recommends $(DEPS_PACKAGES) || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(DEPS_PACKAGES); }
 endif
 
 # The C++ runtime under the Swift runtime goes into libcilium.so statically too, so that it needs only libc and
