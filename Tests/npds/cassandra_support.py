@@ -246,8 +246,10 @@ def run_on_data(conn, vector, npds):
             install(npds, step.policy)
             continue
         got = conn.on_data_raw(step.segments, reply=step.reply)
-        assert got == ("OK", step.ops, step.injected), \
-            f"step {i} ({'reply' if step.reply else 'request'}): input {b''.join(step.segments).hex()}"
+        expected = ("OK", step.ops, step.injected)
+        assert got == expected, (f"step {i} ({'reply' if step.reply else 'request'}): input "
+                                 f"{b''.join(step.segments).hex()}: got {got[0]} {got[1]} inject {got[2].hex()}, "
+                                 f"expected {expected[1]} inject {expected[2].hex()}")
 
 
 def datapath_outcome(step):

@@ -18,7 +18,8 @@ import pytest
 from cassandra_support import (
     MORE9, QUERY, UNKNOWN_ID_LOG, Log, Vector, allowed, auth_response, batch, cassandra_policy,
     connect, denied, drops, execute, frame, long_string, new_policy, options, passes, prepare, prepared_result,
-    query, register, reply, request, run_vector, startup, unauthorized, unprepared, DENIED)
+    query, register, reply, request, run_vector, set_keyspace_result, startup, unauthorized, unprepared,
+    DENIED, REQUEST)
 
 # ---- upstream's bytes ------------------------------------------------------------------------------------------
 
@@ -103,7 +104,7 @@ def prepared(cql, prepared_id, stream, table, action="select"):
     """PREPARE `cql` on `stream` (allowed), then the server's RESULT/Prepared with `prepared_id`."""
     req, result = prepare(cql, stream), prepared_result(prepared_id, stream)
     return [request([req], [passes(req), MORE9], logs=[allowed(action, table)]),
-            reply([result], [passes(result), MORE9])]
+            reply([result], [passes(result)])]
 
 
 UPSTREAM_VECTORS = [
@@ -166,17 +167,18 @@ UPSTREAM_VECTORS = [
         request([UP_EXECUTE_UNKNOWN], [drops(UP_EXECUTE_UNKNOWN), MORE9], UP_UNPREPARED_AAAA, logs=[UNKNOWN_ID_LOG]),
     ], policy_name="cp1"),
     # TestCassandraPreparedResultReply: upstream's reply to a PREPARE on stream 4 passes and is not logged; the
-    # id it carries then executes.
+    # id it carries then executes. Differs from upstream on purpose (README, "Where we differ"): no MORE 9 after
+    # the last reply, since the reply side must stay callable to write denials that wait for room.
     Vector("prepared result reply", DB3, [
         request([prepare("SELECT * FROM db3.t1", 4)], [passes(prepare("SELECT * FROM db3.t1", 4)), MORE9],
                 logs=[allowed("select", "db3.t1")]),
-        reply([UP_PREPARED_RESULT], [passes(UP_PREPARED_RESULT), MORE9]),
+        reply([UP_PREPARED_RESULT], [passes(UP_PREPARED_RESULT)]),
         request([UP_EXECUTE], [passes(UP_EXECUTE), MORE9], logs=[allowed("select", "db3.t1")]),
     ]),
     # The same reply with no PREPARE outstanding on its stream (upstream's cp1 connection): it passes, and the id
     # stays unknown.
     Vector("prepared result reply without prepare", DB3, [
-        reply([UP_PREPARED_RESULT], [passes(UP_PREPARED_RESULT), MORE9]),
+        reply([UP_PREPARED_RESULT], [passes(UP_PREPARED_RESULT)]),
         request([UP_EXECUTE], [drops(UP_EXECUTE), MORE9], UP_UNPREPARED_AAAA, logs=[UNKNOWN_ID_LOG]),
     ], policy_name="cp1"),
     # TestCassandraAdditionalQueries. Differs from upstream on purpose: TRUNCATE is truncate-table db4.t1 (upstream
@@ -260,7 +262,11 @@ OUR_VECTORS = [
     query_denied("unknown statement is denied", ANY_TABLE, "FROBNICATE ks.t"),
     query_denied("query ending in FROM is denied", ANY_TABLE, "SELECT * FROM"),
     query_denied("empty query is denied", ANY_TABLE, ""),
-    query_denied("unknown statement under a rule without conditions", ALLOW_ALL_RULE, "FROBNICATE ks.t"),
+    # ... except by a rule without keys (README: an unclassified statement is allowed only by such a rule),
+    # logged by its first word.
+    Vector("unknown statement under a rule without conditions", ALLOW_ALL_RULE, [
+        request([query("FROBNICATE ks.t", 7)], [passes(query("FROBNICATE ks.t", 7)), MORE9], logs=[Log(REQUEST)]),
+    ]),
 ] + [query_denied(f"comment: {name}", PUBLIC, cql, "select", "secret.t") for name, cql in COMMENTED] + [
     query_allowed(f"comment allowed: {name}", SECRET, cql, "select", "secret.t") for name, cql in COMMENTED
 ] + [
@@ -274,13 +280,15 @@ OUR_VECTORS = [
     Vector("non-query request from a remote not allowed", SELECT_ONLY, [
         request([options(9)], [drops(options(9)), MORE9], unauthorized(9)),
     ], src_id=7),
-    # USE passes and is not logged even where the policy allows nothing it could name; the keyspace it sets
-    # carries over to later calls.
+    # USE passes and is not logged even where the policy allows nothing it could name; the keyspace the server
+    # confirms (RESULT/Set_keyspace) carries over to later calls.
     Vector("use is never denied", INSERT_DB5, [
         request([query("USE db6", 1)], [passes(query("USE db6", 1)), MORE9]),
+        reply([set_keyspace_result("db6", 1)], [passes(set_keyspace_result("db6", 1))]),
         request([query("INSERT INTO t (k) VALUES (1)", 2)], [drops(query("INSERT INTO t (k) VALUES (1)", 2)), MORE9],
                 unauthorized(2), logs=[denied("insert", "db6.t")]),
         request([query('USE "db5"', 3)], [passes(query('USE "db5"', 3)), MORE9]),
+        reply([set_keyspace_result("db5", 3)], [passes(set_keyspace_result("db5", 3))]),
         request([query("INSERT INTO t (k) VALUES (1)", 4)], [passes(query("INSERT INTO t (k) VALUES (1)", 4)), MORE9],
                 logs=[allowed("insert", "db5.t")]),
     ]),
@@ -301,7 +309,7 @@ OUR_VECTORS = [
     Vector("prepare denied", PUBLIC, [
         request([prepare("SELECT * FROM secret.t", 5)], [drops(prepare("SELECT * FROM secret.t", 5)), MORE9],
                 unauthorized(5), logs=[denied("select", "secret.t")]),
-        reply([prepared_result(b"sid", 5)], [passes(prepared_result(b"sid", 5)), MORE9]),
+        reply([prepared_result(b"sid", 5)], [passes(prepared_result(b"sid", 5))]),
         request([execute(b"sid", 6)], [drops(execute(b"sid", 6)), MORE9], unprepared(b"sid", 6), logs=[UNKNOWN_ID_LOG]),
     ]),
     # EXECUTE is checked against the policy in force when it runs.
@@ -322,11 +330,17 @@ OUR_VECTORS = [
                 [passes(batch(["UPDATE db3.t2 SET v = 1 WHERE k = 2", b"ins"], 4)), MORE9],
                 logs=[allowed("update", "db3.t2"), allowed("insert", "db3.t1")]),
     ]),
-    # Replies pass whole, in pieces too, unlogged.
-    Vector("reply in pieces", ANY_TABLE, [
+    # Replies are unlogged. One the parser waits for (the answer to a PREPARE) is taken whole ...
+    Vector("awaited reply in pieces", ANY_TABLE, prepared("SELECT * FROM ks.t", b"x", 1, "ks.t")[:1] + [
         reply([prepared_result(b"x", 1)[:4]], [("MORE", 5)]),
         reply([prepared_result(b"x", 1)[:12]], [("MORE", len(prepared_result(b"x", 1)) - 12)]),
-        reply([prepared_result(b"x", 1)], [passes(prepared_result(b"x", 1)), MORE9]),
+        reply([prepared_result(b"x", 1)], [passes(prepared_result(b"x", 1))]),
+        request([execute(b"x", 2)], [passes(execute(b"x", 2)), MORE9], logs=[allowed("select", "ks.t")]),
+    ]),
+    # ... any other passes once its header is in, the rest of its body with it.
+    Vector("other reply in pieces", ANY_TABLE, [
+        reply([prepared_result(b"x", 1)[:4]], [("MORE", 5)]),
+        reply([prepared_result(b"x", 1)[:12]], [passes(prepared_result(b"x", 1))]),
     ]),
     # A body of exactly 256 MiB is waited for.
     Vector("request of 256 MiB", ANY_TABLE, [
