@@ -252,6 +252,9 @@ OUR_VECTORS = [
                   "MyKs.MyTable"),
     query_allowed("insert and select rules together, select", SELECT_OR_INSERT_DB5, "SELECT * FROM other.t", "select",
                   "other.t"),
+    # A query_table rule never matches a statement without a table (upstream let those through any table rule).
+    query_denied("no-table statement under a query_table rule", ANY_TABLE, "CREATE ROLE alice WITH LOGIN = true"),
+    query_denied("create index under a query_table rule", ANY_TABLE, "CREATE INDEX ON ks.t (c)"),
     query_allowed("query_action and query_table together", INSERT_DB5, "INSERT INTO db5.t (k) VALUES (1)", "insert",
                   "db5.t"),
     query_denied("query_action mismatch", INSERT_DB5, "SELECT * FROM db5.t", "select", "db5.t"),
