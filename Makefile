@@ -104,9 +104,11 @@ $(LIBDATAPATH): $(DATAPATH) $(wildcard Sources/CDatapath/include/*.h) $(wildcard
 	$(CC) $(CFLAGS) -shared -fPIC $(DATAPATH_INCLUDES) $(DATAPATH) -ldl -o $@
 
 # Google's grpcio/protobuf for Python: the independent NPDS peer.
+# CASS_DRIVER_NO_CYTHON: where no cassandra-driver wheel fits, its source build skips the Cython extensions
+# (minutes on 2 cores); the tests use only its pure-Python protocol classes.
 $(VENV)/ready: Tests/npds/requirements.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/npds/requirements.txt
+	CASS_DRIVER_NO_CYTHON=1 $(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/npds/requirements.txt
 	touch $@
 
 test: unit-test harness-test artifact-test alloc-test bench-smoke npds-test host-test memcache-test hardening-smoke
