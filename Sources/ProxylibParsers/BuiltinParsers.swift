@@ -13,6 +13,8 @@ public enum BuiltinParsers {
         registry.register(ruleParser: R2D2Parser.name, R2D2Rule.ruleParser)
         registry.register(parser: MemcacheParser.name, ParserFactoryFor<MemcacheParser>())
         registry.register(ruleParser: MemcacheParser.name, MemcacheRule.ruleParser)
+        registry.register(parser: CassandraParser.name, ParserFactoryFor<CassandraParser>())
+        registry.register(ruleParser: CassandraParser.name, CassandraRule.ruleParser)
         return registry
     }()
 }

@@ -142,6 +142,9 @@ public final class Connection: @unchecked Sendable {
         reply ? replyInjectBuffer : originalInjectBuffer
     }
 
+    /// Whether entries are sent anywhere (a parser may skip building what it would log).
+    public var logsAccess: Bool { accessLog != nil }
+
     /// Sends an access-log entry for this connection. `l7` is only evaluated when the instance logs.
     public func log(_ type: AccessLogEntryType, _ l7: @autoclosure () -> L7LogRecord) {
         accessLog?.log(AccessLogEntry(timestampNanoseconds: Self.now(), entryType: type, connection: facts, l7: l7()))
