@@ -25,6 +25,7 @@ Every request is logged on stdout as one line, `conn=N vV OPCODE stream=S ...` w
 the prepared text, for BATCH one line per statement): the tests read it to tell whether a request reached the
 server. Protocol errors it detects and connection events go to stderr."""
 import argparse
+import hashlib
 import io
 import socket
 import struct
@@ -36,8 +37,7 @@ import lz4.block
 
 from cassandra.segment import CrcException, SegmentCodec
 
-from cql_store import (CQL_VERSION, INVALID, PROTOCOL_ERROR, SERVER_ERROR, SYNTAX_ERROR, UNPREPARED, CqlError,
-                       Store, parse)
+from cql_store import CQL_VERSION, INVALID, PROTOCOL_ERROR, SERVER_ERROR, UNPREPARED, CqlError, Store, parse
 
 SUPPORTED_VERSIONS = (3, 4, 5)
 VERSION_NAMES = ", ".join(f"{v}/v{v}" for v in SUPPORTED_VERSIONS)
@@ -631,7 +631,6 @@ def schema_change_body(result):
 
 
 def result_metadata_id(columns):
-    import hashlib
     return hashlib.md5(rows_metadata(columns)).digest()
 
 
