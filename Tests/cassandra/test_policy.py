@@ -10,7 +10,7 @@ from cass_checks import Unseen
 from cass_policy import SYSTEM_RULE, policy_yaml
 from conftest import VARIANTS
 
-ONE_VARIANT = pytest.mark.parametrize("cluster", [VARIANTS[3]], ids=[VARIANTS[3][0]], indirect=True)
+ONE_VARIANT = pytest.mark.parametrize("cluster", [VARIANTS[0]], ids=[VARIANTS[0][0]], indirect=True)
 
 
 def rows(result):
