@@ -93,6 +93,13 @@ class CqlServer:
     def saw(self, text, since=0):
         return any(text in line for line in self.requests(since))
 
+    def forget_prepared(self):
+        """Makes the server forget its prepared statements (as a restart would): EXECUTE then gets Unprepared."""
+        mark = self.log_mark()
+        self.process.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "prepared statements forgotten" in self.process.read(self.process.out_path, mark),
+                 "the server to forget its prepared statements")
+
     def stop(self):
         """Stops the server; returns what it reported on stderr about protocol errors and its own failures."""
         self.process.stop()

@@ -37,6 +37,7 @@ SCHEMA = [
     "allowed_blob (k text PRIMARY KEY, data blob)",
     "secret (k text PRIMARY KEY, v int)",
     "allowed_scratch (k text PRIMARY KEY, v int)",  # what the denied TRUNCATE and DROP name
+    "allowed_pages (p text, c int, v int, PRIMARY KEY (p, c))",
 )]
 
 # The driver logs a denied request's error, and reconnection attempts, at WARNING/ERROR: kept out of the output.

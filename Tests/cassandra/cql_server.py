@@ -21,21 +21,27 @@ What it speaks:
 - system.peers_v2 does not exist (as in Cassandra 3): the driver's first peers query fails and it falls back to
   system.peers. system_virtual_schema does not exist either (the driver tolerates that).
 
+SIGUSR1 makes it forget every prepared statement, as a restarted Cassandra would: the next EXECUTE of one gets
+an Unprepared error, and drivers prepare it again.
+
 Every request is logged on stdout as one line, `conn=N vV OPCODE stream=S ...` with the CQL text (for EXECUTE
 the prepared text, for BATCH one line per statement): the tests read it to tell whether a request reached the
 server. Protocol errors it detects and connection events go to stderr."""
 import argparse
 import hashlib
 import io
+import select
+import signal
 import socket
 import struct
 import sys
 import threading
 import traceback
+import uuid
 
 import lz4.block
 
-from cassandra.segment import CrcException, SegmentCodec
+from cassandra.segment import CrcException, Segment, SegmentCodec
 
 from cql_store import CQL_VERSION, INVALID, PROTOCOL_ERROR, SERVER_ERROR, UNPREPARED, CqlError, Store, parse
 
@@ -56,9 +62,23 @@ COMPRESSED, TRACING, CUSTOM_PAYLOAD, WARNING, USE_BETA = 0x01, 0x02, 0x04, 0x08,
 Q_VALUES, Q_SKIP_METADATA, Q_PAGE_SIZE, Q_PAGING_STATE, Q_SERIAL, Q_TIMESTAMP, Q_NAMES, Q_KEYSPACE, Q_NOW = \
     0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x100
 # rows metadata flags
-GLOBAL_TABLES_SPEC, NO_METADATA = 0x0001, 0x0004
+GLOBAL_TABLES_SPEC, HAS_MORE_PAGES, NO_METADATA = 0x0001, 0x0002, 0x0004
 
 UNSET = object()
+
+
+class Params:
+    """A request's <query_parameters>."""
+
+    def __init__(self):
+        self.flags = 0
+        self.values, self.names = [], None
+        self.page_size = self.paging_state = self.keyspace = None
+
+    def describe(self):
+        """For the request log: paging, when asked for."""
+        out = f" page_size={self.page_size}" if self.page_size else ""
+        return out + (f" paging_state={self.paging_state.hex()}" if self.paging_state is not None else "")
 
 
 class ProtocolViolation(Exception):
@@ -174,13 +194,19 @@ def error_body(e):
     return body
 
 
-def rows_metadata(columns, flags=0, version=4):
-    """<flags><columns_count>[global table spec]<col specs> for `columns` [(ks, table, name, CqlType)]."""
+def rows_metadata(columns, flags=0, paging_state=None):
+    """<flags><columns_count>[<paging_state>][global table spec]<col specs> for `columns`
+    [(ks, table, name, CqlType)]."""
+    head = [w_int(flags | (NO_METADATA if not columns else 0)), w_int(len(columns))]
+    if paging_state is not None:
+        head.append(w_bytes(paging_state))
     if flags & NO_METADATA or not columns:
-        return w_int(flags | NO_METADATA) + w_int(len(columns))
+        return b"".join(head)
     tables = {(ks, t) for ks, t, _, _ in columns}
     shared = len(tables) == 1
-    out = [w_int(flags | (GLOBAL_TABLES_SPEC if shared else 0)), w_int(len(columns))]
+    if shared:
+        head[0] = w_int(flags | GLOBAL_TABLES_SPEC)
+    out = head
     if shared:
         ks, t = tables.pop()
         out.append(w_string(ks) + w_string(t))
@@ -227,6 +253,8 @@ class Connection:
         self.keyspace = None
         self.events = set()
         self.send_lock = threading.Lock()
+        self.holding = False  # v5: hold responses back while more requests wait, then send them together
+        self.held = []
         self.inbuf = bytearray()  # v5: frame bytes taken out of segments, not yet a whole frame
 
     def log(self, line):
@@ -311,11 +339,41 @@ class Connection:
                 body = lz4_compress(body)
                 flags |= COMPRESSED
             frame = struct.pack(">BBhBi", 0x80 | version, flags, stream, opcode, len(body)) + body
+            if self.segments and self.holding:
+                self.held.append(frame)
+                return
             if self.segments:
                 buffer = io.BytesIO()
                 self.codec.encode(buffer, frame)
                 frame = buffer.getvalue()
             self.sock.sendall(frame)
+
+    def flush(self):
+        """v5: sends the responses held back while more requests were waiting, several frames to a segment as
+        Cassandra 4 does (a self-contained segment carries whole frames up to 128 KiB; a bigger frame goes alone,
+        split over several segments)."""
+        with self.send_lock:
+            frames, self.held = self.held, []
+            buffer, group, count = io.BytesIO(), b"", 0
+            for frame in frames + [None]:
+                if group and (frame is None or len(group) + len(frame) > Segment.MAX_PAYLOAD_LENGTH):
+                    self.codec.encode(buffer, group)
+                    if count > 1:
+                        self.log(f"sent {count} frames in one segment")
+                    group, count = b"", 0
+                if frame is not None:
+                    group += frame
+                    count += 1
+            if buffer.getvalue():
+                self.sock.sendall(buffer.getvalue())
+
+    def more_waiting(self):
+        """Whether another request is already here (a whole frame buffered, or bytes on the socket)."""
+        if self.segments and len(self.inbuf) >= 9:
+            length = struct.unpack(">i", self.inbuf[5:9])[0]
+            if len(self.inbuf) >= 9 + length:
+                return True
+        return bool(select.select([self.sock], [], [], 0)[0])
 
     def error(self, frame, code, message, **extra):
         self.send(frame.version, frame.stream, ERROR, error_body(CqlError(code, message, **extra)))
@@ -338,6 +396,7 @@ class Connection:
                     return
                 if self.version is None:
                     self.version = frame.version
+                self.holding = self.segments
                 try:
                     self.handle(frame)
                 except ProtocolViolation as e:
@@ -346,7 +405,11 @@ class Connection:
                     print(f"conn={self.number}: protocol error: {e}", file=sys.stderr, flush=True)
                     self.error(frame, PROTOCOL_ERROR, str(e))
                     if e.fatal:
+                        self.flush()
                         return
+                if self.holding and not self.more_waiting():
+                    self.holding = False
+                    self.flush()
         except ProtocolViolation as e:
             print(f"conn={self.number}: protocol error, closing: {e}", file=sys.stderr, flush=True)
             try:
@@ -426,34 +489,33 @@ class Connection:
     # requests
 
     def query_parameters(self, r, version):
-        """-> (values [raw bytes|None|UNSET], names or None, flags, keyspace or None)."""
+        """<query_parameters> -> Params (values as raw bytes|None|UNSET, in order)."""
+        p = Params()
         r.short("consistency")
-        flags = r.int("query flags") if version >= 5 else r.byte("query flags")
-        values, names = [], None
+        p.flags = flags = r.int("query flags") if version >= 5 else r.byte("query flags")
         if flags & Q_VALUES:
             count = r.short("value count")
             if flags & Q_NAMES:
-                names = []
+                p.names = []
             for i in range(count):
-                if names is not None:
-                    names.append(r.string(f"name of value {i}").lower())
-                values.append(r.value(f"value {i}"))
+                if p.names is not None:
+                    p.names.append(r.string(f"name of value {i}").lower())
+                p.values.append(r.value(f"value {i}"))
         if flags & Q_PAGE_SIZE:
-            r.int("page size")
+            p.page_size = r.int("page size")
         if flags & Q_PAGING_STATE:
-            r.bytes("paging state")
+            p.paging_state = r.bytes("paging state")
         if flags & Q_SERIAL:
             r.short("serial consistency")
         if flags & Q_TIMESTAMP:
             r.long("default timestamp")
-        keyspace = None
         if version >= 5:
             if flags & Q_KEYSPACE:
-                keyspace = r.string("keyspace")
+                p.keyspace = r.string("keyspace")
             if flags & Q_NOW:
                 r.int("now in seconds")
         r.end()
-        return values, names, flags, keyspace
+        return p
 
     def bind(self, statement, keyspace, raw, names, version):
         """Bound values as python objects in marker order, checked against the columns' types."""
@@ -478,12 +540,12 @@ class Connection:
 
     def on_query(self, frame, r):
         query = r.long_string("query")
-        raw, names, flags, keyspace = self.query_parameters(r, frame.version)
-        keyspace = keyspace or self.keyspace
-        self.log(f"v{frame.version} QUERY stream={frame.stream} ks={keyspace} {query!r}")
+        p = self.query_parameters(r, frame.version)
+        keyspace = p.keyspace or self.keyspace
+        self.log(f"v{frame.version} QUERY stream={frame.stream} ks={keyspace}{p.describe()} {query!r}")
         statement = parse(query)
-        values = self.bind(statement, keyspace, raw, names, frame.version)
-        self.reply_result(frame, self.store.execute(statement, keyspace, values), flags)
+        values = self.bind(statement, keyspace, p.values, p.names, frame.version)
+        self.reply_result(frame, self.store.execute(statement, keyspace, values), p)
 
     def on_prepare(self, frame, r):
         query = r.long_string("query")
@@ -510,7 +572,13 @@ class Connection:
                 body.append(w_string(ks) + w_string(t))
             body.append(w_string(name) + ctype.option())
         body.append(rows_metadata(result))
-        self.send(frame.version, frame.stream, RESULT, b"".join(body))
+        warnings = []
+        if self.keyspace is not None and frame.version >= 4:
+            # Cassandra 4 warns about prepared statements on a connection with a USE keyspace.
+            warnings.append(f"USE <keyspace> with prepared statements is considered to be an anti-pattern due "
+                            f"to ambiguity in non-qualified table names. Keyspace used: {self.keyspace}, "
+                            f"statement keyspace: {keyspace}, statement id: {pid.hex()}")
+        self.send_result(frame, b"".join(body), warnings)
 
     def prepared(self, pid):
         with self.store.lock:
@@ -526,11 +594,16 @@ class Connection:
         pid = r.short_bytes("prepared id")
         if frame.version >= 5:
             r.short_bytes("result metadata id")
-        raw, names, flags, _ = self.query_parameters(r, frame.version)
+        p = self.query_parameters(r, frame.version)
+        with self.store.lock:
+            known = self.store.prepared.get(pid)
+        if known is None:
+            self.log(f"v{frame.version} EXECUTE stream={frame.stream} id={pid.hex()} unknown: Unprepared")
         query, keyspace, statement = self.prepared(pid)
-        self.log(f"v{frame.version} EXECUTE stream={frame.stream} id={pid.hex()} ks={keyspace} {query!r}")
-        values = self.bind(statement, keyspace, raw, names, frame.version)
-        self.reply_result(frame, self.store.execute(statement, keyspace, values), flags)
+        self.log(f"v{frame.version} EXECUTE stream={frame.stream} id={pid.hex()} ks={keyspace}{p.describe()} "
+                 f"{query!r}")
+        values = self.bind(statement, keyspace, p.values, p.names, frame.version)
+        self.reply_result(frame, self.store.execute(statement, keyspace, values), p)
 
     def on_batch(self, frame, r):
         kind = r.byte("batch type")
@@ -567,6 +640,10 @@ class Connection:
                 self.log(f"v{frame.version} BATCH stream={frame.stream} ks={ks} {query!r}")
                 statement = parse(query)
             else:
+                with self.store.lock:
+                    if target not in self.store.prepared:
+                        self.log(f"v{frame.version} BATCH stream={frame.stream} id={target.hex()} unknown: "
+                                 "Unprepared")
                 query, ks, statement = self.prepared(target)
                 self.log(f"v{frame.version} BATCH stream={frame.stream} id={target.hex()} ks={ks} {query!r}")
             if statement.kind not in ("insert", "update", "delete"):
@@ -576,7 +653,14 @@ class Connection:
         with self.store.lock:
             for statement, ks, values in work:
                 self.store.execute(statement, ks, values)
-        self.send(frame.version, frame.stream, RESULT, w_int(0x0001))
+        warnings = []
+        size = len(r.data)
+        tables = sorted({f"{t.keyspace}.{t.name}" for t in
+                         (self.store.table(s.table, ks) for s, ks, _ in work)})
+        if size > 5 * 1024 and frame.version >= 4:
+            warnings.append(f"Batch for {tables} is of size {size}, exceeding specified threshold of 5120 by "
+                            f"{size - 5120}.")
+        self.send_result(frame, w_int(0x0001), warnings)
 
     def on_register(self, frame, r):
         events = r.string_list("event types")
@@ -588,15 +672,38 @@ class Connection:
         self.events.update(events)
         self.send(frame.version, frame.stream, READY, b"")
 
-    def reply_result(self, frame, result, flags):
+    def send_result(self, frame, body, warnings=()):
+        """A RESULT frame; with the request's tracing flag it carries a tracing id, with warnings (v4+) those."""
+        flags, prefix = 0, b""
+        if frame.flags & TRACING:
+            flags |= TRACING
+            prefix += uuid.uuid4().bytes
+        if warnings:
+            flags |= WARNING
+            prefix += w_string_list(list(warnings))
+        self.send(frame.version, frame.stream, RESULT, prefix + body, flags)
+
+    def reply_result(self, frame, result, params):
         kind = result[0]
         if kind == "void":
             body = w_int(0x0001)
         elif kind == "rows":
             _, columns, rows = result
-            metadata_flags = NO_METADATA if flags & Q_SKIP_METADATA else 0
-            body = [w_int(0x0002), rows_metadata(columns, metadata_flags, frame.version), w_int(len(rows))]
-            for row in rows:
+            start = 0
+            if params.paging_state is not None:
+                if len(params.paging_state) != 8 or params.paging_state[:4] != b"page":
+                    raise CqlError(PROTOCOL_ERROR, f"Invalid paging state {params.paging_state.hex()}")
+                start = struct.unpack(">i", params.paging_state[4:])[0]
+            end = len(rows)
+            if params.page_size is not None and params.page_size > 0:
+                end = min(end, start + params.page_size)
+            metadata_flags = NO_METADATA if params.flags & Q_SKIP_METADATA else 0
+            paging = None
+            if end < len(rows):
+                metadata_flags |= HAS_MORE_PAGES
+                paging = b"page" + struct.pack(">i", end)
+            body = [w_int(0x0002), rows_metadata(columns, metadata_flags, paging), w_int(end - start)]
+            for row in rows[start:end]:
                 for (_, _, _, ctype), value in zip(columns, row):
                     body.append(w_bytes(ctype.serialize(value, frame.version)))
             body = b"".join(body)
@@ -609,7 +716,7 @@ class Connection:
             self.server.broadcast_schema_change(change, self)
         else:
             raise AssertionError(result)
-        self.send(frame.version, frame.stream, RESULT, body)
+        self.send_result(frame, body)
 
     def push_event(self, body):
         if "SCHEMA_CHANGE" in self.events:
@@ -677,6 +784,12 @@ def main():
     parser.add_argument("--port", type=int, default=9042)
     args = parser.parse_args()
     server = Server(args.host, args.port)
+
+    def forget_prepared(signum, frame):
+        with server.store.lock:
+            server.store.prepared.clear()
+        server.log("prepared statements forgotten (SIGUSR1)")
+    signal.signal(signal.SIGUSR1, forget_prepared)
     print(f"cql_server listening on {args.host}:{server.port}", file=sys.stderr, flush=True)
     try:
         server.serve_forever()

@@ -187,7 +187,8 @@ def test_v5_keyspace_flag(session, server, key):
 
 def test_concurrent_requests_on_one_connection(session, server, key):
     """Many requests in flight on one connection, allowed and denied interleaved: each answer (rows or
-    Unauthorized) reaches the request it belongs to (stream ids), in whatever order they arrive."""
+    Unauthorized) reaches the request it belongs to (stream ids), in whatever order they arrive. In v5 the server
+    answers requests that arrived together with several frames per segment, as Cassandra does."""
     keys = [key() for _ in range(40)]
     for i, k in enumerate(keys):
         server.direct.execute("INSERT INTO ks.allowed_kv (k, v) VALUES (%s, %s)", (k, i))
@@ -204,6 +205,8 @@ def test_concurrent_requests_on_one_connection(session, server, key):
         except Exception as e:
             outcomes.append(type(e))
     assert outcomes == [expected for expected, _ in futures]
+    if session.cluster.protocol_version >= 5:
+        assert "frames in one segment" in server.process.out, "the server packed several responses in a segment"
 
 
 def test_large_values(session, server, key):
@@ -221,3 +224,66 @@ def test_large_values(session, server, key):
             session.execute("INSERT INTO ks.secret (k, v) VALUES (%s, %s) USING TTL 100",
                             (k + "x" * 200_000, 1))
         assert rows(session.execute("SELECT k FROM ks.allowed_blob WHERE k = 'nothing'")) == []
+
+
+def test_paging(session, server, key):
+    """Results over several pages: each following page is a request of its own (with the paging state in its
+    query parameters, and in v5 after it the keyspace), checked like the first."""
+    p = key()
+    for c in range(7):
+        server.direct.execute("INSERT INTO ks.allowed_pages (p, c, v) VALUES (%s, %s, %s)", (p, c, c * 10))
+    mark = server.log_mark()
+    query = SimpleStatement("SELECT c, v FROM ks.allowed_pages WHERE p = %s", fetch_size=3)
+    assert rows(session.execute(query, (p,))) == [(c, c * 10) for c in range(7)]
+    select = session.prepare("SELECT c FROM ks.allowed_pages WHERE p = ?")
+    select.fetch_size = 2
+    assert rows(session.execute(select, (p,))) == [(c,) for c in range(7)]
+    if session.cluster.protocol_version >= 5:
+        unqualified = SimpleStatement("SELECT c FROM allowed_pages WHERE p = %s", fetch_size=4, keyspace="ks")
+        assert rows(session.execute(unqualified, (p,))) == [(c,) for c in range(7)]
+    pages = [line for line in server.requests(mark) if "paging_state=" in line]
+    assert len(pages) >= 2 + 3, f"the later pages were requests of their own: {pages}"
+    with Unseen(server, p):
+        with pytest.raises(Unauthorized):
+            session.execute(SimpleStatement("SELECT * FROM ks.secret WHERE k = %s", fetch_size=2), (p,))
+        session.execute("SELECT v FROM ks.allowed_kv WHERE k = 'nothing'")
+
+
+def test_custom_payload(session, server, key):
+    """A request with a custom payload (frame flag 0x04) carries a bytes map before its body."""
+    k = key()
+    payload = {"trace-note": b"e2e", "x": b"\x00\x01"}
+    session.execute("INSERT INTO ks.allowed_kv (k, v) VALUES (%s, 12)", (k,), custom_payload=payload)
+    assert rows(session.execute("SELECT v FROM ks.allowed_kv WHERE k = %s", (k,), custom_payload=payload)) \
+        == [(12,)]
+    select = session.prepare("SELECT v FROM ks.allowed_kv WHERE k = ?", custom_payload=payload)
+    assert rows(session.execute(select, (k,), custom_payload=payload)) == [(12,)]
+    with Unseen(server, k):
+        with pytest.raises(Unauthorized):
+            session.execute("SELECT v FROM ks.secret WHERE k = %s", (k,), custom_payload=payload)
+        with pytest.raises(Unauthorized):
+            session.prepare(f"SELECT v FROM ks.secret WHERE k = '{k}' AND v = ?", custom_payload=payload)
+        session.execute("SELECT v FROM ks.allowed_kv WHERE k = 'nothing'", custom_payload=payload)
+
+
+def test_tracing_and_warnings(cluster, server, key):
+    """Responses whose body starts with a tracing id (requests with the tracing flag) or a list of warnings
+    (Cassandra 4 warns when statements are prepared on a connection with a USE keyspace): the USE and PREPARE
+    results behind them still take effect at the proxy."""
+    k = key()
+    session = cluster.connect()
+    try:
+        session.execute("USE ks", trace=True)
+        assert session.keyspace == "ks"
+        session.execute("INSERT INTO allowed_kv (k, v) VALUES (%s, 13)", (k,), trace=True)
+        insert = session.prepare("INSERT INTO allowed_kv (k, v) VALUES (?, ?)")
+        select = session.prepare("SELECT v FROM allowed_kv WHERE k = ?")
+        assert rows(session.execute(select, (k,), trace=True)) == [(13,)]
+        session.execute(insert, (k, 14))
+        assert rows(session.execute(select, (k,))) == [(14,)]
+        with Unseen(server, k):
+            with pytest.raises(Unauthorized):
+                session.execute("SELECT v FROM secret WHERE k = %s", (k,), trace=True)
+            session.execute("SELECT v FROM allowed_kv WHERE k = 'nothing'")
+    finally:
+        session.shutdown()
