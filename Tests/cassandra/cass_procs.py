@@ -74,10 +74,10 @@ class CqlServer:
     (`conn=N v4 QUERY stream=S ks=K '<cql>'`, EXECUTE and BATCH with the statement's text): `saw(text)` tells
     whether a request containing `text` ever reached the server."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, name="cql-server", auth=None):
         self.port = free_port()
-        self.process = Process("cql-server", [sys.executable, os.path.join(HERE, "cql_server.py"),
-                                              "--port", str(self.port)], workdir)
+        self.process = Process(name, [sys.executable, os.path.join(HERE, "cql_server.py"), "--port", str(self.port),
+                                      *(["--auth", auth] if auth else [])], workdir)
         wait_for(lambda: "listening on" in self.process.err or not self.process.running(), "cql_server to listen")
         if not self.process.running():
             raise RuntimeError(f"cql_server exited at start: {self.process.err}")
@@ -110,16 +110,16 @@ class CqlServer:
 class ProxyHost:
     """proxylib-host --parser `parser` in front of `upstream_port`; access-log entries as JSON on stdout."""
 
-    def __init__(self, workdir, upstream_port, policy_text, parser):
+    def __init__(self, workdir, upstream_port, policy_text, parser, name="proxylib-host"):
         for path, what in ((HOST, "proxylib-host (make .build/release/proxylib-host)"),
                            (LIBCILIUM, "libcilium.so (make build/libcilium.so)")):
             if not os.path.exists(path):
                 raise RuntimeError(f"{path} not found: build {what} first")
-        self.policy_path = os.path.join(workdir, "policy.yaml")
+        self.policy_path = os.path.join(workdir, f"{name}-policy.yaml")
         self.policy_text = policy_text
         write_atomically(self.policy_path, policy_text)
         self.port = free_port()
-        self.process = Process("proxylib-host", [
+        self.process = Process(name, [
             HOST, "--library", LIBCILIUM, "--parser", parser, "--listen", f"127.0.0.1:{self.port}",
             "--upstream", f"127.0.0.1:{upstream_port}", "--policy", self.policy_path, "--log-json"], workdir)
         wait_for(lambda: "listening on" in self.process.err or not self.process.running(), "proxylib-host")

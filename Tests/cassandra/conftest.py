@@ -70,15 +70,20 @@ def server(workdir):
         s = CqlServer(workdir)
     except (RuntimeError, AssertionError) as e:
         pytest.fail(str(e), pytrace=False)
-    cluster = make_cluster(s.port, 4)
-    setup = cluster.connect()
-    for statement in SCHEMA:
-        setup.execute(statement)
-    s.direct = setup  # a session straight to the server: what is really stored
+    cluster = with_schema(s)
     yield s
     cluster.shutdown()
     problems = s.stop()
     assert not problems, f"cql_server reported errors:\n{problems}"
+
+
+def with_schema(server, **options):
+    """Creates the suite's schema on `server` over a direct connection, kept as server.direct; -> its Cluster."""
+    cluster = make_cluster(server.port, 4, **options)
+    server.direct = cluster.connect()  # a session straight to the server: what is really stored
+    for statement in SCHEMA:
+        server.direct.execute(statement)
+    return cluster
 
 
 class Direct:

@@ -2,18 +2,22 @@
 v3, v4 and v5 for cassandra-driver's Cluster/Session and for cqlsh, with LZ4 compression, over the toy store of
 cql_store.py.
 
-    python cql_server.py --port 9042 [--host 127.0.0.1]
+    python cql_server.py --port 9042 [--host 127.0.0.1] [--auth USER:PASSWORD]
 
 What it speaks:
-- OPTIONS -> SUPPORTED (CQL_VERSION, COMPRESSION lz4/snappy, PROTOCOL_VERSIONS); STARTUP -> READY (no
-  authentication), remembering COMPRESSION; REGISTER -> READY, then SCHEMA_CHANGE events after DDL.
+- OPTIONS -> SUPPORTED (CQL_VERSION, COMPRESSION lz4/snappy, PROTOCOL_VERSIONS); STARTUP -> READY,
+  remembering COMPRESSION, or with --auth USER:PASSWORD STARTUP -> AUTHENTICATE (PasswordAuthenticator),
+  AUTH_RESPONSE (SASL PLAIN) -> AUTH_SUCCESS; REGISTER -> READY, then SCHEMA_CHANGE events after DDL.
 - QUERY, PREPARE, EXECUTE, BATCH (logged, unlogged; query and prepared entries), with positional and named
-  values, the v5 keyspace and now_in_seconds flags, skip_metadata; results Void, Rows, Set_keyspace, Prepared,
-  Schema_change. Paging is not implemented: every result is one page.
+  values, custom payloads, the v5 keyspace and now_in_seconds flags, skip_metadata, paging (page size and
+  paging state); results Void, Rows, Set_keyspace, Prepared, Schema_change. A traced request's result starts
+  with a tracing id; warnings as Cassandra 4 gives them: PREPARE on a connection with a USE keyspace, batches
+  over 5 KiB.
 - v3/v4 frames, LZ4-compressed bodies once STARTUP asked for lz4 (4-byte big-endian length + raw LZ4 block).
-- v5: after READY both directions carry frames inside segments (CRC24 header, CRC32 payload; LZ4 segments
-  when STARTUP asked for lz4), through cassandra-driver's own segment codec. Each response is sent in its own
-  segment(s); a frame over 128 KiB is split over several non-self-contained segments.
+- v5: after READY (or AUTHENTICATE) both directions carry frames inside segments (CRC24 header, CRC32
+  payload; LZ4 segments when STARTUP asked for lz4), through cassandra-driver's own segment codec. Responses to
+  requests that arrived together go out several frames to a segment, as Cassandra 4 packs them; a frame over
+  128 KiB is split over several non-self-contained segments.
 - A frame of an unsupported version (drivers start at DSE_V2 = 0x42 and step down) gets a protocol error
   "Invalid or unsupported protocol version (N); supported versions are (...)" in a frame of the highest
   version it supports, as Cassandra 4 answers, and the connection is closed; the driver then downgrades.
@@ -51,7 +55,10 @@ MAX_FRAME = 256 * 1024 * 1024
 
 # opcodes
 ERROR, STARTUP, READY, AUTHENTICATE, OPTIONS, SUPPORTED, QUERY, RESULT, PREPARE, EXECUTE, REGISTER, EVENT, \
-    BATCH = 0x00, 0x01, 0x02, 0x03, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D
+    BATCH, AUTH_RESPONSE, AUTH_SUCCESS = 0x00, 0x01, 0x02, 0x03, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, \
+    0x0D, 0x0F, 0x10
+AUTHENTICATION_ERROR = 0x0100
+AUTHENTICATOR = "org.apache.cassandra.auth.PasswordAuthenticator"
 OPCODE_NAMES = {0x00: "ERROR", 0x01: "STARTUP", 0x02: "READY", 0x03: "AUTHENTICATE", 0x05: "OPTIONS",
                 0x06: "SUPPORTED", 0x07: "QUERY", 0x08: "RESULT", 0x09: "PREPARE", 0x0A: "EXECUTE",
                 0x0B: "REGISTER", 0x0C: "EVENT", 0x0D: "BATCH", 0x0E: "AUTH_CHALLENGE", 0x0F: "AUTH_RESPONSE",
@@ -247,6 +254,7 @@ class Connection:
         self.store = server.store
         self.version = None
         self.started = False
+        self.authenticating = False
         self.compression = None
         self.segments = False
         self.codec = None
@@ -454,24 +462,44 @@ class Connection:
             options = r.string_map("STARTUP options")
             r.end()
             self.log(f"v{frame.version} STARTUP stream={frame.stream} {options}")
-            if self.started:
-                raise ProtocolViolation("Unexpected message STARTUP, the connection is already initialized")
             if "CQL_VERSION" not in options:
                 raise ProtocolViolation("Missing value CQL_VERSION in STARTUP message")
             compression = options.get("COMPRESSION", "").lower() or None
             if compression not in (None, "lz4"):
                 raise ProtocolViolation(f"Unsupported compression algorithm {compression!r} (this test server "
                                         "implements lz4 only)")
-            self.started = True
+            if self.started or self.authenticating:
+                raise ProtocolViolation("Unexpected message STARTUP, the connection is already initialized")
             self.compression = compression
-            self.send(frame.version, frame.stream, READY, b"")
+            if self.server.credentials is not None:
+                # AUTHENTICATE instead of READY; in v5 the segments start after it.
+                self.authenticating = True
+                self.send(frame.version, frame.stream, AUTHENTICATE, w_string(AUTHENTICATOR))
+            else:
+                self.started = True
+                self.send(frame.version, frame.stream, READY, b"")
             if frame.version >= 5:
                 compressed = compression == "lz4"
                 self.codec = SegmentCodec(lz4_compress, lz4_decompress) if compressed else SegmentCodec()
                 self.segments = True
             return
+        if frame.opcode == AUTH_RESPONSE and self.authenticating:
+            token = r.bytes("SASL token")
+            r.end()
+            parts = (token or b"").split(b"\0")
+            user = parts[1].decode(errors="replace") if len(parts) == 3 else "?"
+            self.log(f"v{frame.version} AUTH_RESPONSE stream={frame.stream} user={user}")
+            if len(parts) != 3 or (parts[1], parts[2]) != self.server.credentials:
+                self.send(frame.version, frame.stream, ERROR, error_body(CqlError(
+                    AUTHENTICATION_ERROR, "Provided username and/or password are incorrect")))
+                return
+            self.authenticating = False
+            self.started = True
+            self.send(frame.version, frame.stream, AUTH_SUCCESS, w_bytes(None))
+            return
         if not self.started:
-            raise ProtocolViolation(f"Unexpected message {name}, expecting STARTUP or OPTIONS")
+            raise ProtocolViolation(f"Unexpected message {name}, expecting STARTUP or OPTIONS" +
+                                    (" or AUTH_RESPONSE" if self.authenticating else ""))
         handler = {QUERY: self.on_query, PREPARE: self.on_prepare, EXECUTE: self.on_execute, BATCH: self.on_batch,
                    REGISTER: self.on_register}.get(frame.opcode)
         if handler is None:
@@ -742,7 +770,8 @@ def result_metadata_id(columns):
 
 
 class Server:
-    def __init__(self, host, port):
+    def __init__(self, host, port, credentials=None):
+        self.credentials = credentials  # (user, password) as bytes: PasswordAuthenticator; None: no authentication
         self.listener = socket.create_server((host, port), reuse_port=False)
         self.port = self.listener.getsockname()[1]
         self.store = Store(host, self.port)
@@ -782,8 +811,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9042)
+    parser.add_argument("--auth", metavar="USER:PASSWORD",
+                        help="require authentication (SASL PLAIN, as Cassandra's PasswordAuthenticator)")
     args = parser.parse_args()
-    server = Server(args.host, args.port)
+    credentials = None
+    if args.auth:
+        user, _, password = args.auth.partition(":")
+        credentials = (user.encode(), password.encode())
+    server = Server(args.host, args.port, credentials)
 
     def forget_prepared(signum, frame):
         with server.store.lock:

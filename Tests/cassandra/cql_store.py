@@ -3,9 +3,10 @@ system tables a driver reads when it connects (system.local, system.peers, syste
 
 This is test code, not Cassandra: it understands the statements the end-to-end tests and the drivers send —
 SELECT (columns or *, WHERE col = term / col IN (terms) joined by AND, LIMIT), INSERT, UPDATE, DELETE, TRUNCATE,
-USE, CREATE/DROP KEYSPACE, CREATE/DROP TABLE — with literals and bind markers (`?`, `:name`). Restrictions are
-plain filters (no partition-key rules, no ALLOW FILTERING needed), rows come back in primary-key order, and
-collections exist only for the system tables' own columns. Anything else is a syntax error the client sees."""
+USE, CREATE/DROP KEYSPACE, CREATE/DROP TABLE, BEGIN BATCH ... APPLY BATCH — with literals and bind markers
+(`?`, `:name`). Restrictions are plain filters (no partition-key rules, no ALLOW FILTERING needed), rows come
+back in primary-key order, and collections exist only for the system tables' own columns. Anything else is a
+syntax error the client sees."""
 import hashlib
 import re
 import threading
@@ -209,7 +210,8 @@ class Marker:
 
 class Statement:
     """kind: select, insert, update, delete, truncate, use, create_keyspace, create_table, drop_keyspace,
-    drop_table. `table` is (keyspace or None, name); `markers` lists (Marker, column name) in order."""
+    drop_table, batch (BEGIN BATCH ... APPLY BATCH: `statements`). `table` is (keyspace or None, name); `markers`
+    lists (Marker, column name) in order."""
 
     def __init__(self, kind, **fields):
         self.kind = kind
@@ -322,6 +324,15 @@ class _Parser:
 
 def parse(query):
     p = _Parser(query)
+    s = _statement(p)
+    p.end()
+    s.markers = p.markers
+    return s
+
+
+def _statement(p):
+    if p.accept("begin"):
+        return _text_batch(p)
     if p.accept("select"):
         s = _select(p)
     elif p.accept("insert"):
@@ -392,10 +403,29 @@ def parse(query):
         t = p.peek()
         raise CqlError(SYNTAX_ERROR, f"line 1:0 no viable alternative at input {t.text if t else ''!r} "
                                      "(this test server knows SELECT, INSERT, UPDATE, DELETE, TRUNCATE, USE, "
-                                     "CREATE/DROP KEYSPACE/TABLE)")
-    p.end()
-    s.markers = p.markers
+                                     "CREATE/DROP KEYSPACE/TABLE, BEGIN BATCH)")
     return s
+
+
+def _text_batch(p):
+    """BEGIN [UNLOGGED | LOGGED | COUNTER] BATCH [USING TIMESTAMP n] statement [;] ... APPLY BATCH."""
+    p.accept("unlogged", "logged", "counter")
+    p.expect("batch")
+    p.using()
+    statements = []
+    while not p.accept("apply"):
+        if p.peek() is None:
+            raise CqlError(SYNTAX_ERROR, "BEGIN BATCH without APPLY BATCH")
+        first = len(p.markers)
+        if not p.at("insert", "update", "delete"):
+            raise CqlError(INVALID, "Invalid statement in batch: only UPDATE, INSERT and DELETE statements are "
+                                    "allowed.")
+        sub = _statement(p)
+        sub.markers = p.markers[first:]
+        statements.append(sub)
+        p.accept(";")
+    p.expect("batch")
+    return Statement("batch", statements=statements)
 
 
 def _if(p, *words):
@@ -639,6 +669,8 @@ class Store:
         return pid, statement, bind, result, pk
 
     def bind_columns(self, statement, keyspace):
+        if statement.kind == "batch":
+            return [c for sub in statement.statements for c in self.bind_columns(sub, keyspace)]
         if not statement.markers:
             return []
         if statement.table is None:
@@ -742,6 +774,11 @@ class Store:
                     table._rows[key][c] = None
             else:
                 del table._rows[key]
+        return ("void",)
+
+    def _batch(self, s, keyspace, values):
+        for sub in s.statements:
+            self.execute(sub, keyspace, values)
         return ("void",)
 
     def _truncate(self, s, keyspace, values):

@@ -287,3 +287,49 @@ def test_tracing_and_warnings(cluster, server, key):
             session.execute("SELECT v FROM allowed_kv WHERE k = 'nothing'")
     finally:
         session.shutdown()
+
+
+def test_batch_in_cql_text(session, server, key):
+    """BEGIN BATCH ... APPLY BATCH in one QUERY (as cqlsh users write it): allowed only if every statement in it
+    is; a denied one refuses the whole batch."""
+    k1, k2 = key(), key()
+    session.execute(f"BEGIN BATCH INSERT INTO ks.allowed_kv (k, v) VALUES ('{k1}', 1); "
+                    f"INSERT INTO ks.allowed_blob (k, data) VALUES ('{k1}', 0x01) APPLY BATCH")
+    assert rows(server.direct.execute("SELECT v FROM ks.allowed_kv WHERE k = %s", (k1,))) == [(1,)]
+    for denied in (f"INSERT INTO ks.secret (k, v) VALUES ('{k2}', 2)",
+                   f"UPDATE ks.allowed_kv SET v = 2 WHERE k = '{k2}'",
+                   f"DELETE FROM ks.allowed_kv WHERE k = '{k1}' AND k = '{k2}'"):
+        for text in (f"BEGIN UNLOGGED BATCH INSERT INTO ks.allowed_kv (k, v) VALUES ('{k2}', 1); {denied}; "
+                     "APPLY BATCH;",
+                     f"BEGIN BATCH {denied}; INSERT INTO ks.allowed_kv (k, v) VALUES ('{k2}', 1); APPLY BATCH"):
+            with Unseen(server, k2):
+                with pytest.raises(Unauthorized):
+                    session.execute(text)
+                session.execute("SELECT v FROM ks.allowed_kv WHERE k = 'nothing'")
+    assert rows(server.direct.execute("SELECT v FROM ks.allowed_kv WHERE k IN (%s, %s)", (k1, k2))) == [(1,)]
+
+
+def test_use_in_flight(session, server, key):
+    """A USE and the requests behind it, sent before its result is back: a request is never allowed when it would
+    be denied in the keyspace it runs in at the server (which runs them in order). While a USE is unconfirmed the
+    proxy may also refuse a request that the USE would make allowed (if the USE failed, the request would run in
+    the keyspace before it)."""
+    k = key()
+    server.direct.execute("INSERT INTO ks.allowed_kv (k, v) VALUES (%s, 1)", (k,))
+    server.direct.execute("INSERT INTO other.allowed_kv (k, v) VALUES (%s, 2)", (k,))
+    session.execute("USE ks")
+    query = f"SELECT v FROM allowed_kv WHERE k = '{k}'"
+    futures = [session.execute_async(query), session.execute_async("USE other"), session.execute_async(query),
+               session.execute_async("USE ks"), session.execute_async(query)]
+    outcomes = []
+    for future in futures:
+        try:
+            outcomes.append(rows(future.result()))
+        except Exception as e:
+            outcomes.append(type(e))
+    assert outcomes[:4] == [[(1,)], [], Unauthorized, []]
+    assert outcomes[4] in ([(1,)], Unauthorized)
+    # (The driver follows each USE result with USE "<keyspace>" on its connections: settle it.)
+    session.execute("USE ks")
+    assert rows(session.execute(query)) == [(1,)]
+    assert all("ks=ks" in line for line in server.requests() if query in line), "other.allowed_kv was never read"
