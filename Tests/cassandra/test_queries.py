@@ -28,6 +28,24 @@ def test_rows_written_elsewhere_are_read(session, server, key):
     assert sorted(got) == sorted((k, i) for i, k in enumerate(ks))
 
 
+# (what, CQL with {k} for a fresh key that has the row (k, 7)): each is allowed and returns the row.
+SPELLINGS = [
+    ("upper case", "SELECT V FROM KS.ALLOWED_KV WHERE K = '{k}'"),
+    ("quoted names", 'SELECT "v" FROM "ks"."allowed_kv" WHERE "k" = \'{k}\''),
+    ("no spaces", "SELECT*FROM ks.allowed_kv WHERE k='{k}'"),
+    ("whitespace and semicolon", "\n\t select  v\nfrom\tks . allowed_kv\n where k = '{k}' ;"),
+    ("comments", "/* c */ SELECT v -- c\n FROM // c\n ks.allowed_kv WHERE k = '{k}'"),
+    ("a string with quotes and keywords", "SELECT v FROM ks.allowed_kv WHERE k IN ('{k}', 'it''s FROM ks.secret')"),
+]
+
+
+@pytest.mark.parametrize("query", [q for _, q in SPELLINGS], ids=[i for i, _ in SPELLINGS])
+def test_allowed_spellings(session, server, key, query):
+    k = key()
+    server.direct.execute("INSERT INTO ks.allowed_kv (k, v) VALUES (%s, 7)", (k,))
+    assert [row[-1] for row in session.execute(query.format(k=k))] == [7]
+
+
 # (what, CQL with {k} for a fresh key): each must be refused by the proxy.
 DENIED = [
     ("select, table outside the policy", "SELECT * FROM ks.secret WHERE k = '{k}'"),
