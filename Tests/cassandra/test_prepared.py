@@ -9,17 +9,10 @@ from cassandra import Unauthorized
 from cass_policy import SYSTEM_RULE, policy_yaml
 
 
-# The proxy's Unprepared error for an id it has not seen prepared on the connection is malformed: its body is
-# <0x2500><short bytes id> without the <string message> the protocol puts between them, so the driver reads the
-# id as the message (UnicodeDecodeError or garbage) and never prepares again. Remove when the parser is fixed.
-UNPREPARED_BUG = pytest.mark.xfail(strict=True, reason="parser bug: Unprepared error frame lacks its message")
-
-
 def rows(result):
     return [tuple(r) for r in result]
 
 
-@UNPREPARED_BUG
 def test_executed_on_another_connection(cluster, server, key):
     """Prepared on one Session's connection, executed on another's: Cassandra knows the statement from the other
     connection; the proxy may not, and then answers Unprepared so that the driver prepares it on this one."""
@@ -36,7 +29,6 @@ def test_executed_on_another_connection(cluster, server, key):
         second.shutdown()
 
 
-@UNPREPARED_BUG
 def test_executed_on_another_connection_without_keyspace(cluster, server, key):
     """The same with sessions that have no keyspace and fully qualified statements."""
     k = key()
@@ -50,7 +42,6 @@ def test_executed_on_another_connection_without_keyspace(cluster, server, key):
         second.shutdown()
 
 
-@UNPREPARED_BUG
 def test_another_connection_checks_the_current_policy(policy, cluster, server, key):
     """Prepared while allowed, executed on another connection after the policy stopped allowing it: refused."""
     k = key()
