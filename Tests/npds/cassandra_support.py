@@ -139,8 +139,17 @@ def unauthorized(stream, version=4):
     return response(ERROR, int32(UNAUTHORIZED) + string("Request Unauthorized"), stream, version)
 
 
+UNPREPARED_MESSAGE = "Prepared statement unknown to the proxy: prepare it again"
+
+
 def unprepared(prepared_id, stream, version=4):
-    """Upstream's createUnpreparedMsg: Unprepared (0x2500) and the id as [short bytes]."""
+    """Our Unprepared answer: 0x2500, the [string] message every ERROR body carries, the id as [short bytes]
+    (upstream's createUnpreparedMsg leaves the message out, which drivers cannot decode)."""
+    return response(ERROR, int32(UNPREPARED) + string(UNPREPARED_MESSAGE) + short_bytes(prepared_id), stream, version)
+
+
+def upstream_unprepared(prepared_id, stream, version=4):
+    """Upstream's createUnpreparedMsg: Unprepared (0x2500) and the id, without the message."""
     return response(ERROR, int32(UNPREPARED) + short_bytes(prepared_id), stream, version)
 
 

@@ -324,16 +324,10 @@ def test_batches(session_for, version, compression):
     session_for.check_log()
 
 
-# KNOWN PARSER BUG (inherited from upstream's createUnpreparedMsg): the Unprepared answer's body is
-# <int 0x2500><short bytes id>, without the [string] message that every ERROR body carries before its
-# code-specific part (native_protocol_v4.spec §9, v5 §10: "<code><message>", then for 0x2500 "<id>"). The
-# driver reads the id as the message and then finds no id (struct.error), or fails to decode the id as UTF-8
-# (UnicodeDecodeError): the client cannot learn which statement to prepare again. Remove the xfail marker when
-# the parser answers <0x2500><string message><short bytes id>.
-UNPREPARED_BUG = pytest.mark.xfail(strict=True, reason="KNOWN PARSER BUG: Unprepared body lacks the [string] message")
+# Upstream's Unprepared body (<int 0x2500><short bytes id>) lacks the [string] message every ERROR body carries
+# before its code-specific part; the driver then cannot decode it. Ours carries it: these decode in the driver.
 
 
-@UNPREPARED_BUG
 @pytest.mark.parametrize("version,compression", MODES, ids=MODE_IDS)
 def test_execute_unknown_prepared_id(session_for, version, compression):
     """An EXECUTE of an id the server never returned: Unprepared, carrying the id."""
@@ -344,7 +338,6 @@ def test_execute_unknown_prepared_id(session_for, version, compression):
     session_for.check_log()
 
 
-@UNPREPARED_BUG
 @pytest.mark.parametrize("version,compression", MODES, ids=MODE_IDS)
 def test_batch_unknown_prepared_id(session_for, version, compression):
     """A BATCH naming an id the server never returned: Unprepared, carrying the id."""

@@ -19,6 +19,7 @@ from cassandra_support import (
     MORE9, QUERY, UNKNOWN_ID_LOG, Log, Vector, allowed, auth_response, batch, cassandra_policy,
     connect, denied, drops, execute, frame, long_string, new_policy, options, passes, prepare, prepared_result,
     query, register, reply, request, run_vector, set_keyspace_result, startup, unauthorized, unprepared,
+    upstream_unprepared,
     DENIED, REQUEST)
 
 # ---- upstream's bytes ------------------------------------------------------------------------------------------
@@ -78,7 +79,7 @@ def test_frames_are_upstreams_bytes():
     built = batch([b"aaaa", b"bbbb"], stream=4)
     assert built[:-3] == UP_BATCH_PREPARED[:-3]
     assert unauthorized(4) == UP_UNAUTH_4
-    assert unprepared(b"aaaa", 4) == UP_UNPREPARED_AAAA
+    assert upstream_unprepared(b"aaaa", 4) == UP_UNPREPARED_AAAA
     assert options() == UP_OPTIONS
     cql = UP_SELECT_LOCAL[13:13 + 0x6F].decode()
     assert query(cql, stream=4) == UP_SELECT_LOCAL
@@ -164,7 +165,7 @@ UPSTREAM_VECTORS = [
     # TestCassandraExecutePreparedStatementUnknownID: on an endpoint without policy, Unprepared (not
     # Unauthorized) and a Denied entry with the error.
     Vector("execute unknown prepared id", DB3, [
-        request([UP_EXECUTE_UNKNOWN], [drops(UP_EXECUTE_UNKNOWN), MORE9], UP_UNPREPARED_AAAA, logs=[UNKNOWN_ID_LOG]),
+        request([UP_EXECUTE_UNKNOWN], [drops(UP_EXECUTE_UNKNOWN), MORE9], unprepared(b"aaaa", 4), logs=[UNKNOWN_ID_LOG]),
     ], policy_name="cp1"),
     # TestCassandraPreparedResultReply: upstream's reply to a PREPARE on stream 4 passes and is not logged; the
     # id it carries then executes. Differs from upstream on purpose (README, "Where we differ"): no MORE 9 after
@@ -179,7 +180,7 @@ UPSTREAM_VECTORS = [
     # stays unknown.
     Vector("prepared result reply without prepare", DB3, [
         reply([UP_PREPARED_RESULT], [passes(UP_PREPARED_RESULT)]),
-        request([UP_EXECUTE], [drops(UP_EXECUTE), MORE9], UP_UNPREPARED_AAAA, logs=[UNKNOWN_ID_LOG]),
+        request([UP_EXECUTE], [drops(UP_EXECUTE), MORE9], unprepared(b"aaaa", 4), logs=[UNKNOWN_ID_LOG]),
     ], policy_name="cp1"),
     # TestCassandraAdditionalQueries. Differs from upstream on purpose: TRUNCATE is truncate-table db4.t1 (upstream
     # logs action "truncate-db4.t1" with an empty table, which every query_table rule allows).
