@@ -1,6 +1,6 @@
 """Fixtures of the Cassandra end-to-end tests: one cql_server.py and one proxylib-host in front of it for the
 session (the standing policy of cass_policy.py), one cassandra-driver Cluster per protocol variant (v4, v4+LZ4,
-v5, v5+LZ4) kept for the session, a fresh Session (new pooled connection) per test.
+v5, v5+LZ4, v4+Snappy) kept for the session, a fresh Session (new pooled connection) per test.
 
 The schema (keyspaces ks and other; tables allowed_kv, allowed_blob, secret in both) is created directly on the
 server, not through the proxy: DDL is outside the standing policy.
@@ -27,7 +27,7 @@ DIRECT = os.environ.get("CASSANDRA_DIRECT") == "1"
 PARSER = os.environ.get("CASSANDRA_PARSER", "cassandra")
 
 # (id, protocol_version, compression)
-VARIANTS = [("v4", 4, False), ("v4-lz4", 4, True), ("v5", 5, False), ("v5-lz4", 5, True)]
+VARIANTS = [("v4", 4, False), ("v4-lz4", 4, True), ("v5", 5, False), ("v5-lz4", 5, True), ("v4-snappy", 4, "snappy")]
 
 SCHEMA = [
     "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",

@@ -13,7 +13,8 @@ What it speaks:
   paging state); results Void, Rows, Set_keyspace, Prepared, Schema_change. A traced request's result starts
   with a tracing id; warnings as Cassandra 4 gives them: PREPARE on a connection with a USE keyspace, batches
   over 5 KiB.
-- v3/v4 frames, LZ4-compressed bodies once STARTUP asked for lz4 (4-byte big-endian length + raw LZ4 block).
+- v3/v4 frames, compressed bodies once STARTUP asked for lz4 (4-byte big-endian length + raw LZ4 block) or
+  snappy (a raw snappy block).
 - v5: after READY (or AUTHENTICATE) both directions carry frames inside segments (CRC24 header, CRC32
   payload; LZ4 segments when STARTUP asked for lz4), through cassandra-driver's own segment codec. Responses to
   requests that arrived together go out several frames to a segment, as Cassandra 4 packs them; a frame over
@@ -21,7 +22,7 @@ What it speaks:
 - A frame of an unsupported version (drivers start at DSE_V2 = 0x42 and step down) gets a protocol error
   "Invalid or unsupported protocol version (N); supported versions are (...)" in a frame of the highest
   version it supports, as Cassandra 4 answers, and the connection is closed; the driver then downgrades.
-  Snappy is advertised (as Cassandra 4 does) but not implemented: STARTUP with snappy gets a protocol error.
+  Snappy is refused in v5 (only LZ4 compresses segments), as Cassandra 4 refuses it.
 - system.peers_v2 does not exist (as in Cassandra 3): the driver's first peers query fails and it falls back to
   system.peers. system_virtual_schema does not exist either (the driver tolerates that).
 
@@ -44,6 +45,7 @@ import traceback
 import uuid
 
 import lz4.block
+import snappy
 
 from cassandra.segment import CrcException, Segment, SegmentCodec
 
@@ -228,6 +230,17 @@ def lz4_compress(data):
     return struct.pack(">I", len(data)) + lz4.block.compress(data, store_size=False)
 
 
+def snappy_decompress(data):
+    try:
+        return snappy.uncompress(data)
+    except Exception as e:
+        raise ProtocolViolation(f"snappy body does not decompress: {e}", fatal=True)
+
+
+FRAME_COMPRESSORS = {"lz4": lambda data: lz4_compress(data), "snappy": lambda data: snappy.compress(data)}
+FRAME_DECOMPRESSORS = {"lz4": lambda data: lz4_decompress(data), "snappy": snappy_decompress}
+
+
 def lz4_decompress(data):
     if len(data) < 4:
         raise ProtocolViolation("compressed body shorter than its 4-byte length", fatal=True)
@@ -343,8 +356,8 @@ class Connection:
 
     def send(self, version, stream, opcode, body, flags=0):
         with self.send_lock:
-            if self.compression == "lz4" and not self.segments and body and opcode != READY:
-                body = lz4_compress(body)
+            if self.compression and not self.segments and body and opcode != READY:
+                body = FRAME_COMPRESSORS[self.compression](body)
                 flags |= COMPRESSED
             frame = struct.pack(">BBhBi", 0x80 | version, flags, stream, opcode, len(body)) + body
             if self.segments and self.holding:
@@ -440,9 +453,9 @@ class Connection:
         if frame.flags & COMPRESSED:
             if self.segments:
                 raise ProtocolViolation("compressed flag set on a frame inside v5 segments", fatal=True)
-            if self.compression != "lz4":
+            if not self.compression:
                 raise ProtocolViolation("compressed frame, but no compression was negotiated", fatal=True)
-            body = lz4_decompress(body)
+            body = FRAME_DECOMPRESSORS[self.compression](body)
         r = Reader(body, name)
         if frame.flags & TRACING:
             pass  # tracing is ignored (no trace id is returned)
@@ -465,9 +478,8 @@ class Connection:
             if "CQL_VERSION" not in options:
                 raise ProtocolViolation("Missing value CQL_VERSION in STARTUP message")
             compression = options.get("COMPRESSION", "").lower() or None
-            if compression not in (None, "lz4"):
-                raise ProtocolViolation(f"Unsupported compression algorithm {compression!r} (this test server "
-                                        "implements lz4 only)")
+            if compression not in (None, "lz4", "snappy") or (compression == "snappy" and frame.version >= 5):
+                raise ProtocolViolation(f"Unsupported compression algorithm {compression!r}")
             if self.started or self.authenticating:
                 raise ProtocolViolation("Unexpected message STARTUP, the connection is already initialized")
             self.compression = compression
