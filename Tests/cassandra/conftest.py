@@ -12,11 +12,14 @@ denial tests fail through it too)."""
 import itertools
 import logging
 import os
+import sys
 import tempfile
 import time
 import uuid
 
-import pytest
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e_common"))
+
+import pytest  # noqa: E402
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import ConstantReconnectionPolicy, RoundRobinPolicy
 
