@@ -46,9 +46,6 @@ struct CassandraOracle: RequestOracle {
     /// `PROXYLIB_FUZZ_STRICT=1` in the environment turns them all off.
     struct Tolerances {
         static let strict = getenv("PROXYLIB_FUZZ_STRICT") != nil
-        /// The parser's Unprepared answer lacks the [string] message every ERROR body carries before the
-        /// code-specific part (spec section 9): `[int] 0x2500 [short bytes] id`.
-        var unpreparedWithoutMessage = !strict
         /// The parser passes requests that consult no rule — USE (QUERY, PREPARE, EXECUTE of a prepared USE) and
         /// a batch of no statements — even when the policy denies the remote everything (remote 9).
         var ruleFreeRequestsFromDeniedRemote = !strict
@@ -863,15 +860,12 @@ struct CassandraReplay {
         }
         var reader = CQLWire.Reader(frame, from: 9)
         let code = reader.int()
-        let afterCode = reader.at
         let message = reader.string()
         let unauthorized = code == 0x2100 && message != nil && reader.left == 0
         var unpreparedID: [UInt8]?
         if code == 0x2500 {
             var withMessage = reader
             if message != nil, let id = withMessage.string(), withMessage.left == 0 { unpreparedID = id }
-            var bare = CQLWire.Reader(frame, from: afterCode)
-            if unpreparedID == nil, tolerances.unpreparedWithoutMessage, let id = bare.string(), bare.left == 0 { unpreparedID = id }
         }
         switch answer {
         case .unauthorized where unauthorized, .anyError where unauthorized || unpreparedID != nil:

@@ -174,13 +174,22 @@ enum CassandraSeeds {
         return ~crc
     }
 
-    /// An uncompressed-format segment around `payload`.
-    static func segment(_ payload: [UInt8], selfContained: Bool = true) -> [UInt8] {
-        let header = UInt64(payload.count) | (selfContained ? 1 << 17 : 0)
-        let crc = crc24(header, bytes: 3)
-        let crc32 = crc32(payload)
-        return (0..<3).map { UInt8(truncatingIfNeeded: header >> (8 * $0)) } + (0..<3).map { UInt8(truncatingIfNeeded: crc >> (8 * $0)) }
-            + payload + (0..<4).map { UInt8(truncatingIfNeeded: crc32 >> (8 * $0)) }
+    /// A segment around `payload`: the uncompressed format, or (LZ4 negotiated) the compressed one, its payload
+    /// LZ4-compressed when `compress` (else stored, uncompressed length 0).
+    static func segment(_ payload: [UInt8], selfContained: Bool = true, compressedFormat: Bool = false,
+                        compress: Bool = false) -> [UInt8] {
+        let body = compress ? lz4Block(payload) : payload
+        let fields = compressedFormat ? 5 : 3
+        var header = UInt64(body.count)
+        if compressedFormat {
+            header |= UInt64(compress ? payload.count : 0) << 17 | (selfContained ? 1 << 34 : 0)
+        } else {
+            header |= selfContained ? 1 << 17 : 0
+        }
+        let crc = crc24(header, bytes: fields)
+        let crc32 = crc32(body)
+        return (0..<fields).map { UInt8(truncatingIfNeeded: header >> (8 * $0)) } + (0..<3).map { UInt8(truncatingIfNeeded: crc >> (8 * $0)) }
+            + body + (0..<4).map { UInt8(truncatingIfNeeded: crc32 >> (8 * $0)) }
     }
 
     // MARK: Scripts
@@ -236,6 +245,21 @@ enum CassandraSeeds {
             script(0, [c(options(version: 5) + startup(version: 5)), s(ready(version: 5)),
                        c(segment(query("SELECT * FROM ks.pub", version: 5, stream: 2) + query("SELECT * FROM ks.secret", version: 5, stream: 3))),
                        s(segment(frame(response: true, version: 5, stream: 2, opcode: 0x08, body: int(1))))]),
+            // v5 with LZ4: segments in the compressed format, stored and compressed; a frame over two segments;
+            // PREPARE, USE and their answers inside segments.
+            script(0, [c(startup(version: 5, compression: "lz4")), s(ready(version: 5)),
+                       c(segment(query("SELECT * FROM ks.pub", version: 5, stream: 2), compressedFormat: true)
+                         + segment(query("INSERT INTO ks.orders (a) VALUES (1)", version: 5, stream: 3)
+                                   + query("INSERT INTO ks.secret (a) VALUES (1)", version: 5, stream: 4), compressedFormat: true, compress: true)
+                         + segment(prepare("SELECT * FROM ks.pub", version: 5, stream: 5), compressedFormat: true)),
+                       s(segment(preparedResult(id1, stream: 5, version: 5), compressedFormat: true, compress: true)),
+                       c(segment(execute(id1, version: 5, stream: 6), compressedFormat: true))]),
+            script(0, [c(startup(version: 5)), s(ready(version: 5)),
+                       c(segment(Array(query("SELECT * FROM ks.pub WHERE a = 'a long value'", version: 5, stream: 2).prefix(20)), selfContained: false)
+                         + segment(Array(query("SELECT * FROM ks.pub WHERE a = 'a long value'", version: 5, stream: 2).dropFirst(20)), selfContained: false)
+                         + segment(query("USE ks", version: 5, stream: 3))),
+                       s(segment(setKeyspace("ks", stream: 3, version: 5))),
+                       c(segment(query("SELECT * FROM pub", version: 5, stream: 4) + query("SELECT * FROM secret", version: 5, stream: 5)))]),
             script(0, [c(query("SELECT * FROM pub", version: 5, stream: 2, keyspace: "ks") + prepare("SELECT * FROM ks.pub", version: 5)
                          + batch([.query("INSERT INTO ks.orders (a) VALUES (1)")], version: 5)),
                        s(preparedResult(id1, stream: 3, version: 5)), c(execute(id1, version: 5))]),

@@ -75,7 +75,7 @@ import Testing
 
     func cassandra(_ writes: [CassandraWrite], remote: UInt32 = 1) throws {
         var oracle = CassandraOracle()
-        oracle.tolerances = CassandraOracle.Tolerances(unpreparedWithoutMessage: false, ruleFreeRequestsFromDeniedRemote: false)
+        oracle.tolerances = CassandraOracle.Tolerances(ruleFreeRequestsFromDeniedRemote: false)
         var toClient: [UInt8] = []
         let events = writes.map { write -> DatapathEvent in
             switch write {
