@@ -753,6 +753,11 @@ struct CassandraReplay {
         let start = serverAt
         serverUnits.append(start..<(start + segment.total))
         let waiting = !pendingPrepares.isEmpty || !pendingUses.isEmpty
+        if waiting && !segment.selfContained {
+            // An answer spread over segments is passed unread; the oracle does not model what follows.
+            lost = true
+            return false
+        }
         guard waiting else {
             let available = min(segment.total, server.count - serverAt)
             serverAt += available
