@@ -49,6 +49,12 @@ struct CassandraOracle: RequestOracle {
         /// The parser passes requests that consult no rule — USE (QUERY, PREPARE, EXECUTE of a prepared USE) and
         /// a batch of no statements — even when the policy denies the remote everything (remote 9).
         var ruleFreeRequestsFromDeniedRemote = !strict
+        /// The parser takes the first RESULT or ERROR on a stream as the answer to every USE and PREPARE in
+        /// flight there, and the last Set_keyspace answer as the connection's keyspace, so a stream id reused
+        /// while a USE or PREPARE is in flight, or USEs answered out of order, leave it in another keyspace than
+        /// the server's (or with another statement under a prepared id). Tolerated: the oracle stops following
+        /// a connection at the first request that makes this possible.
+        var concurrentKeyspaceChanges = !strict
     }
 
     var tolerances = Tolerances()
@@ -106,9 +112,18 @@ struct CassandraReplay {
     private var toClient: [UInt8] = []
 
     // What the server knows.
-    private var confirmedKeyspace: [UInt8]?
-    private var pendingUses: [(stream: Int16, keyspace: [UInt8])] = []
-    private var pendingPrepares: [Int16: Prepared] = [:]
+    /// The keyspaces the connection may be in once every USE answered so far took effect: one when the answers
+    /// came one at a time, more when USEs overlapped (the server runs a connection's requests concurrently, and
+    /// a client may reuse a stream id while its request is in flight, so which answer is whose is not known).
+    private var settledKeyspaces: [[UInt8]] = []
+    /// USEs sent and not answered yet, oldest first; `exact` is false once another overlapped it.
+    private var uses: [(stream: Int16, keyspace: [UInt8], exact: Bool)] = []
+    /// PREPAREs sent and not answered yet, by stream: what each prepared, and how many answers are due.
+    private var prepares: [Int16: (contents: [Prepared], due: Int)] = [:]
+    /// Requests that reached the server and are not answered yet, by stream.
+    private var inFlight: [Int16: Int] = [:]
+    /// Payload of the non-self-contained server segments of one frame so far.
+    private var replySpan: [UInt8] = []
     private var prepared: [[UInt8]: Prepared] = [:]
     private var compression: CQLWire.Compression?
     private var startupVersion: UInt8?
@@ -125,10 +140,12 @@ struct CassandraReplay {
     }
 
     /// What a PREPARE prepared, its tables resolved when it was prepared.
-    enum Prepared {
+    indirect enum Prepared {
         case use([UInt8])
         case statements([Resolved])
         case uncertain
+        /// One of these: the answer came on a stream that carried several PREPAREs at once.
+        case oneOf([Prepared])
     }
 
     /// A statement with the `keyspace.table` strings (the keyspace alone for keyspace actions) it may act on.
@@ -140,6 +157,9 @@ struct CassandraReplay {
     enum Answer: Equatable, CustomStringConvertible {
         case unauthorized
         case unprepared([UInt8])
+        /// Unauthorized, or Unprepared for one of these ids (the server answered their PREPARE, but on a stream
+        /// where the proxy may have taken the answer for another request's).
+        case unauthorizedOrUnprepared([[UInt8]])
         /// Either of the two, any id.
         case anyError
 
@@ -147,6 +167,7 @@ struct CassandraReplay {
             switch self {
             case .unauthorized: return "Unauthorized"
             case .unprepared(let id): return "Unprepared \(ByteText.show(id[...]))"
+            case .unauthorizedOrUnprepared(let ids): return "Unauthorized or Unprepared \(ids.map { ByteText.show($0[...]) })"
             case .anyError: return "Unauthorized or Unprepared"
             }
         }
@@ -199,7 +220,8 @@ struct CassandraReplay {
 
     enum Effect {
         case none
-        case use(Int16, [UInt8])
+        /// USEs now in flight on a stream (several: the request may be any one of them).
+        case use(Int16, [[UInt8]])
         case prepare(Int16, Prepared)
         case startup(UInt8, CQLWire.Compression?)
     }
@@ -308,7 +330,19 @@ struct CassandraReplay {
             if judgement.mustNotPass {
                 throw fail("\(judgement.why) reached the server: \(ByteText.show(frame[...]))")
             }
+            if tolerances.concurrentKeyspaceChanges {
+                var changesState = false, isUse = false
+                switch judgement.onPass {
+                case .use: changesState = true; isUse = true
+                case .prepare: changesState = true
+                default: break
+                }
+                if (inFlight[head.stream, default: 0] > 0 && (changesState || isAwaited(head.stream))) || (isUse && !uses.isEmpty) {
+                    lost = true
+                }
+            }
             apply(judgement.onPass)
+            inFlight[head.stream, default: 0] += 1
         } else {
             note(Expected(version: head.version, stream: head.stream, answer: judgement.answer, segmented: segmented,
                           compressedFormat: compression == .lz4),
@@ -324,11 +358,15 @@ struct CassandraReplay {
         switch effect {
         case .none:
             break
-        case .use(let stream, let keyspace):
-            pendingUses.removeAll { $0.stream == stream }
-            pendingUses.append((stream, keyspace))
+        case .use(let stream, let keyspaces):
+            let exact = uses.isEmpty && keyspaces.count == 1
+            if !exact { uses = uses.map { ($0.stream, $0.keyspace, false) } }
+            uses += keyspaces.map { (stream, $0, exact) }
         case .prepare(let stream, let content):
-            pendingPrepares[stream] = content
+            var entry = prepares[stream] ?? ([], 0)
+            entry.contents.append(content)
+            entry.due += 1
+            prepares[stream] = entry
         case .startup(let version, let algorithm):
             startupVersion = version
             compression = algorithm
@@ -483,7 +521,7 @@ struct CassandraReplay {
             case .use(let name):
                 var judgement = Judgement()
                 judgement.ruleFree = true
-                judgement.onPass = head.opcode == CQLWire.opQuery ? .use(head.stream, name) : .prepare(head.stream, .use(name))
+                judgement.onPass = head.opcode == CQLWire.opQuery ? .use(head.stream, [name]) : .prepare(head.stream, .use(name))
                 return judgement
             case .statements(let statements):
                 let resolved = statements.map { resolve($0, keyspace: keyspace) }
@@ -501,16 +539,24 @@ struct CassandraReplay {
             guard let content = prepared[id] else {
                 return forbidden("an EXECUTE of an id never prepared on this connection", answer: .unprepared(id))
             }
-            switch content {
-            case .use(let keyspace):
-                var judgement = Judgement(onPass: .use(head.stream, keyspace))
-                judgement.ruleFree = true
-                return judgement
-            case .statements(let resolved):
-                return verdict(resolved, uncertain: false, what: "EXECUTE of a prepared statement")
-            case .uncertain:
-                return verdict([], uncertain: true, what: "EXECUTE of a prepared statement")
+            let candidates: [Prepared]
+            if case .oneOf(let list) = content { candidates = list } else { candidates = [content] }
+            var resolved: [Resolved] = []
+            var keyspaces: [[UInt8]] = []
+            var uncertain = false
+            for candidate in candidates {
+                switch candidate {
+                case .use(let keyspace): keyspaces.append(keyspace)
+                case .statements(let statements): resolved += statements
+                case .uncertain, .oneOf: uncertain = true
+                }
             }
+            var judgement = keyspaces.count == candidates.count
+                ? Judgement() : verdict(resolved, uncertain: uncertain, what: "EXECUTE of a prepared statement")
+            judgement.ruleFree = keyspaces.count == candidates.count
+            if !keyspaces.isEmpty { judgement.onPass = .use(head.stream, keyspaces) }
+            if judgement.answer == .unauthorized { judgement.answer = .unauthorizedOrUnprepared([id]) }
+            return judgement
         default:
             return judgeBatch(head, &reader)
         }
@@ -554,6 +600,7 @@ struct CassandraReplay {
         for case .id(let id) in entries where prepared[id] == nil {
             return forbidden("a BATCH naming an id never prepared on this connection", answer: .unprepared(id))
         }
+        let ids = entries.compactMap { entry -> [UInt8]? in if case .id(let id) = entry { return id } else { return nil } }
         var resolved: [Resolved] = []
         var uncertain = false
         for entry in entries {
@@ -565,11 +612,17 @@ struct CassandraReplay {
                     uncertain = true
                 }
             case .id(let id):
-                if case .statements(let statements)? = prepared[id] { resolved += statements } else { uncertain = true }
+                let content = prepared[id]
+                var candidates: [Prepared] = content.map { [$0] } ?? []
+                if case .oneOf(let list)? = content { candidates = list }
+                for candidate in candidates {
+                    if case .statements(let statements) = candidate { resolved += statements } else { uncertain = true }
+                }
             }
         }
         var judgement = verdict(resolved, uncertain: uncertain, what: "BATCH of \(count) entries")
         judgement.ruleFree = entries.isEmpty
+        if !ids.isEmpty && judgement.answer == .unauthorized { judgement.answer = .unauthorizedOrUnprepared(ids) }
         return judgement
     }
 
@@ -610,8 +663,8 @@ struct CassandraReplay {
         // An empty keyspace name is no keyspace: the bare name.
         func qualified(_ keyspace: [UInt8]) -> [UInt8] { keyspace.isEmpty ? statement.name : keyspace + [dot] + statement.name }
         if let keyspace { return Resolved(action: statement.action, tables: [qualified(keyspace)]) }
-        var candidates = pendingUses.map(\.keyspace)
-        if let confirmedKeyspace { candidates.append(confirmedKeyspace) }
+        var candidates = settledKeyspaces
+        for use in uses where !candidates.contains(use.keyspace) { candidates.append(use.keyspace) }
         guard !candidates.isEmpty else { return Resolved(action: statement.action, tables: [statement.name]) }
         return Resolved(action: statement.action, tables: candidates.map(qualified))
     }
@@ -680,8 +733,9 @@ struct CassandraReplay {
                 }
             }
             let awaited = (head.opcode == CQLWire.opResult || head.opcode == CQLWire.opError)
-                && (pendingPrepares[head.stream] != nil || pendingUses.contains { $0.stream == head.stream })
+                && isAwaited(head.stream)
             guard awaited else {
+                if head.opcode != 0x0C { answered(head.stream) }
                 passReply(head)
                 continue
             }
@@ -738,50 +792,101 @@ struct CassandraReplay {
                 keyspace = value
             }
         }
-        if let content = pendingPrepares.removeValue(forKey: head.stream), let id { prepared[id] = content }
-        if pendingUses.contains(where: { $0.stream == head.stream }) {
-            pendingUses.removeAll { $0.stream == head.stream }
-            // An empty name is no keyspace.
-            if let keyspace { confirmedKeyspace = keyspace.isEmpty ? nil : keyspace }
-        }
+        resolve(stream: head.stream, preparedID: id, keyspace: keyspace)
         return compressed ? .readCompressed : .read
+    }
+
+    func isAwaited(_ stream: Int16) -> Bool { prepares[stream] != nil || uses.contains { $0.stream == stream } }
+
+    /// An answer on `stream`: RESULT Prepared answers one of its PREPAREs, RESULT Set_keyspace one of its USEs;
+    /// anything else (an ERROR, another result) the one request in flight there — with both kinds in flight it
+    /// may be either, so the USE's keyspace stays possible.
+    private mutating func resolve(stream: Int16, preparedID: [UInt8]?, keyspace: [UInt8]?) {
+        let useIndex = uses.firstIndex { $0.stream == stream }
+        // With several requests in flight on the stream, which one this answers is not known.
+        let ambiguous = inFlight[stream, default: 0] > 1
+        answered(stream)
+        func settle(_ names: [[UInt8]], replacing: Bool) {
+            // An empty name is no keyspace.
+            let names = names.filter { !$0.isEmpty }
+            if replacing { settledKeyspaces = [] }
+            for name in names where !settledKeyspaces.contains(name) { settledKeyspaces.append(name) }
+        }
+        if let id = preparedID {
+            guard var entry = prepares[stream] else { return }
+            prepared[id] = entry.contents.count == 1 ? entry.contents[0] : .oneOf(entry.contents)
+            entry.due -= 1
+            prepares[stream] = entry.due > 0 ? entry : nil
+        } else if let keyspace {
+            guard let useIndex else { return }
+            let use = uses.remove(at: useIndex)
+            if use.exact && uses.isEmpty && !ambiguous {
+                settle([keyspace], replacing: true)
+            } else {
+                settle([keyspace, use.keyspace], replacing: false)
+            }
+        } else if let useIndex {
+            // A failed USE, or (ambiguous) the answer to another request: the USE may still take effect.
+            let use = uses.remove(at: useIndex)
+            if !use.exact || ambiguous { settle([use.keyspace], replacing: false) }
+        } else if !ambiguous, var entry = prepares[stream] {
+            entry.due -= 1
+            prepares[stream] = entry.due > 0 ? entry : nil
+        }
+    }
+
+    /// One answer on `stream` came back.
+    private mutating func answered(_ stream: Int16) {
+        if let count = inFlight[stream] { inFlight[stream] = count > 1 ? count - 1 : nil }
+    }
+
+    /// A whole response frame read by the oracle (its header, and its body when something waits on its stream).
+    private mutating func replyFrame(_ head: Head, _ frame: [UInt8], failed: Bool) -> AnswerRead {
+        guard head.opcode != 0x0C else { return .read }   // EVENT: answers nothing
+        guard (head.opcode == CQLWire.opResult || head.opcode == CQLWire.opError) && isAwaited(head.stream) else {
+            answered(head.stream)
+            return .read
+        }
+        return readAnswer(head, frame)
     }
 
     /// A whole server segment: answers inside a self-contained one are read while something waits.
     private mutating func nextServerSegment(_ event: DatapathEvent) throws(FuzzViolation) -> Bool {
-        guard let segment = CQLWire.Segment(server, at: serverAt, compressedFormat: compression == .lz4) else { return false }
+        guard let segment = CQLWire.Segment(server, at: serverAt, compressedFormat: compression == .lz4),
+              server.count - serverAt >= segment.total else {
+            return false
+        }
+        // (The parser may pass a segment at its header; the oracle reads it once it is all there.)
         let start = serverAt
         serverUnits.append(start..<(start + segment.total))
-        let waiting = !pendingPrepares.isEmpty || !pendingUses.isEmpty
-        if waiting && !segment.selfContained {
-            // An answer spread over segments is passed unread; the oracle does not model what follows.
-            lost = true
-            return false
-        }
-        guard waiting else {
-            let available = min(segment.total, server.count - serverAt)
-            serverAt += available
-            replyPassThrough = segment.total - available
-            return true
-        }
-        guard server.count - serverAt >= segment.total else {
-            serverUnits.removeLast()
-            return false
-        }
         serverAt += segment.total
-        guard segment.selfContained, let payload = segment.payload(server, at: start), let frames = CQLWire.frames(in: payload) else {
-            // A frame spread over segments, or a payload the oracle cannot split: not modelled.
+        guard let payload = segment.payload(server, at: start) else {
             if !event.failed { lost = true }
             return true
+        }
+        var frames: [[UInt8]] = []
+        if segment.selfContained {
+            guard replySpan.isEmpty, let whole = CQLWire.frames(in: payload) else {
+                if !event.failed { lost = true }
+                return true
+            }
+            frames = whole
+        } else {
+            replySpan += payload
+            guard let head = Head(replySpan, at: 0), replySpan.count >= head.total else { return true }
+            guard replySpan.count == head.total else {
+                if !event.failed { lost = true }
+                return true
+            }
+            frames = [replySpan]
+            replySpan = []
         }
         for frame in frames {
             guard let head = Head(frame, at: 0), head.isResponse else {
                 if !event.failed { lost = true }
                 return true
             }
-            let awaited = (head.opcode == CQLWire.opResult || head.opcode == CQLWire.opError)
-                && (pendingPrepares[head.stream] != nil || pendingUses.contains { $0.stream == head.stream })
-            if awaited && readAnswer(head, frame) == .unreadable && !event.failed { lost = true }
+            if replyFrame(head, frame, failed: event.failed) == .unreadable && !event.failed { lost = true }
         }
         return true
     }
@@ -876,6 +981,8 @@ struct CassandraReplay {
         case .unauthorized where unauthorized, .anyError where unauthorized || unpreparedID != nil:
             return
         case .unprepared(let id) where unpreparedID == id:
+            return
+        case .unauthorizedOrUnprepared(let ids) where unauthorized || ids.contains(where: { $0 == unpreparedID }):
             return
         default:
             throw fail("the answer to the request on stream \(expectation.stream) is not \(answer): \(shown)")

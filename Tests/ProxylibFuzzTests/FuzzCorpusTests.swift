@@ -75,7 +75,7 @@ import Testing
 
     func cassandra(_ writes: [CassandraWrite], remote: UInt32 = 1) throws {
         var oracle = CassandraOracle()
-        oracle.tolerances = CassandraOracle.Tolerances(ruleFreeRequestsFromDeniedRemote: false)
+        oracle.tolerances = CassandraOracle.Tolerances(ruleFreeRequestsFromDeniedRemote: false, concurrentKeyspaceChanges: false)
         var toClient: [UInt8] = []
         let events = writes.map { write -> DatapathEvent in
             switch write {
@@ -152,6 +152,12 @@ import Testing
         // A failure on well-formed requests; a 300 MB frame waited for instead of refused.
         #expect(throws: FuzzViolation.self) { try cassandra([.client(allowed, forwarded: [], failed: true)]) }
         #expect(throws: FuzzViolation.self) { try cassandra([.client([4, 0, 0, 1, 7] + CS.int(300 << 20), forwarded: [])]) }
+        // Two USEs on one stream: after both answers the server may be in either keyspace.
+        let uses = CS.query("USE ks", stream: 1) + CS.query("USE secret", stream: 1), pub = CS.query("SELECT * FROM pub", stream: 2)
+        let answers = CS.setKeyspace("ks", stream: 1) + CS.setKeyspace("secret", stream: 1)
+        #expect(throws: FuzzViolation.self) {
+            try cassandra([.client(uses, forwarded: uses), .server(answers, toClient: answers), .client(pub, forwarded: pub)])
+        }
         // A reply reaching the client altered.
         let rows = CS.rows(stream: 1)
         #expect(throws: FuzzViolation.self) { try cassandra([.server(rows, toClient: Array(rows.dropLast()) + [0xFF])]) }
