@@ -812,13 +812,13 @@ struct CassandraReplay {
             if replacing { settledKeyspaces = [] }
             for name in names where !settledKeyspaces.contains(name) { settledKeyspaces.append(name) }
         }
-        if let id = preparedID {
-            guard var entry = prepares[stream] else { return }
+        // (A Prepared answer where no PREPARE is in flight, or a Set_keyspace where no USE is, is taken as an
+        // answer of some other kind: the server is off the protocol, and the parser may take it so.)
+        if let id = preparedID, var entry = prepares[stream] {
             prepared[id] = entry.contents.count == 1 ? entry.contents[0] : .oneOf(entry.contents)
             entry.due -= 1
             prepares[stream] = entry.due > 0 ? entry : nil
-        } else if let keyspace {
-            guard let useIndex else { return }
+        } else if let keyspace, let useIndex {
             let use = uses.remove(at: useIndex)
             if use.exact && uses.isEmpty && !ambiguous {
                 settle([keyspace], replacing: true)
