@@ -7,20 +7,7 @@ import ProxylibTestSupport
 /// Client and server exchanges through the C datapath: what the server receives, what the client receives,
 /// in order, with every write delivered whole, byte by byte and randomly cut.
 @Suite struct MemcacheConversationTests {
-    enum Event: Sendable {
-        case client([UInt8])
-        case server([UInt8])
-        /// What reached the server and the client since the previous check.
-        case expect(server: [UInt8], client: [UInt8])
-        /// The connection was closed with a parser error at the last write.
-        case expectParserError
-
-        static func client(_ text: String) -> Event { .client(Array(text.utf8)) }
-        static func server(_ text: String) -> Event { .server(Array(text.utf8)) }
-        static func expect(server: String = "", client: String = "") -> Event {
-            .expect(server: Array(server.utf8), client: Array(client.utf8))
-        }
-    }
+    typealias Event = ConversationEvent
 
     struct Scenario: Sendable, CustomTestStringConvertible {
         let name: String
@@ -242,47 +229,7 @@ import ProxylibTestSupport
 
     @Test(arguments: textScenarios + metaScenarios + binaryScenarios + errorScenarios)
     func scenario(_ scenario: Scenario) throws {
-        var streams: [([UInt8], [UInt8])] = []
-        for delivery in ReplayVerifier.Delivery.all {
-            let conversation = try Conversation(parser: "memcache", policy: MC.policy(scenario.rules), delivery: delivery,
-                                                injectSize: scenario.injectSize)
-            #expect(conversation.result == FILTER_OK)
-            var allServer: [UInt8] = [], allClient: [UInt8] = []
-            for (index, event) in scenario.events.enumerated() {
-                switch event {
-                case .client(let bytes): conversation.send(.client, bytes)
-                case .server(let bytes): conversation.send(.server, bytes)
-                case .expect(let server, let client):
-                    #expect(conversation.result == FILTER_OK, "event \(index), \(delivery)")
-                    let outputs = conversation.takeOutputs()
-                    allServer += outputs.toServer
-                    allClient += outputs.toClient
-                    #expect(Printable(outputs.toServer) == Printable(server), "to server, event \(index), \(delivery)")
-                    #expect(Printable(outputs.toClient) == Printable(client), "to client, event \(index), \(delivery)")
-                case .expectParserError:
-                    #expect(conversation.result == FILTER_PARSER_ERROR, "event \(index), \(delivery)")
-                }
-            }
-            streams.append((allServer, allClient))
-        }
-        #expect(Set(streams.map { Printable($0.0) }).count == 1)
-        #expect(Set(streams.map { Printable($0.1) }).count == 1)
-    }
-}
-
-/// Bytes shown as text with escapes in test failures.
-struct Printable: Hashable, CustomStringConvertible {
-    let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-    var description: String {
-        let text = bytes.count > 300 ? Array(bytes.prefix(150)) + Array("…".utf8) + Array(bytes.suffix(150)) : bytes
-        return "\"" + text.map { byte -> String in
-            switch byte {
-            case 0x0d: return "\\r"
-            case 0x0a: return "\\n"
-            case 0x20...0x7e: return String(UnicodeScalar(byte))
-            default: return "\\x" + String(byte, radix: 16)
-            }
-        }.joined() + "\" (\(bytes.count) bytes)"
+        try ConversationEvent.play(scenario.events, parser: "memcache", policy: MC.policy(scenario.rules),
+                                   injectSize: scenario.injectSize)
     }
 }

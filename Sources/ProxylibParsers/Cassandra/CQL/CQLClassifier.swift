@@ -43,9 +43,9 @@ struct CQLClassifier {
     private mutating func batch(_ body: (CQLStatement, CQLLexer) -> Void) -> CQLQueryKind {
         if lexer.isKeyword(lookahead, "unlogged") || lexer.isKeyword(lookahead, "counter") { _ = take() }
         guard lexer.isKeyword(take(), "batch") else { return .unclassified }
-        // USING TIMESTAMP n: skipped up to the first statement.
-        while let token = lookahead, !isBatchStatementStart(token), !lexer.isKeyword(token, "apply") {
+        if lexer.isKeyword(lookahead, "using") {
             _ = take()
+            guard lexer.isKeyword(take(), "timestamp"), take()?.kind == .number else { return .unclassified }
         }
         var count = 0
         while let token = take() {
@@ -201,7 +201,8 @@ struct CQLClassifier {
     /// GRANT/REVOKE a permission (`GRANT SELECT ON …`) or a role (`GRANT role TO role`).
     private mutating func grantOrRevoke(role: QueryAction, permission: QueryAction) -> CQLStatement? {
         guard let next = lookahead else { return nil }
-        return rest(isPermission(next) ? permission : role)
+        // REVOKE … FROM role: that FROM is the statement's own.
+        return rest(isPermission(next) ? permission : role, fromsAllowed: 1)
     }
 
     private func isPermission(_ token: CQLToken?) -> Bool {

@@ -93,8 +93,10 @@ extension CassandraParser {
                 && hasUnqualifiedTable(text) {
                 allowed = false
             }
-            _ = CQLClassifier.classify(text) { statement, lexer in
-                logStatement(statement, lexer, keyspace: keyspace, allowed: allowed)
+            if connection.logsAccess {
+                _ = CQLClassifier.classify(text) { statement, lexer in
+                    logStatement(statement, lexer, keyspace: keyspace, allowed: allowed)
+                }
             }
             guard allowed else { return deny(header, inSegment: inSegment) }
             if isPrepare { rememberPrepare(header.stream, text: text, keyspace: keyspace) }
@@ -175,6 +177,7 @@ extension CassandraParser {
             return true
         }
         if let unknownID { return unprepared(header, id: unknownID, inSegment: inSegment) }
+        guard connection.logsAccess else { return allowed ? .pass : deny(header, inSegment: inSegment) }
         _ = BatchBody.walk(body, from: offset, version: header.version) { entry in
             switch entry {
             case .query(let text):

@@ -1,6 +1,7 @@
 import CDatapath
 import CiliumProxylib
 import CProxylib
+import Testing
 @testable import ProxylibCore
 import ProxylibTestSupport
 
@@ -132,5 +133,71 @@ final class AtomicCounter: Sendable {
             value += 1
             return value
         }
+    }
+}
+
+/// One step of a scripted conversation.
+enum ConversationEvent: Sendable {
+    case client([UInt8])
+    case server([UInt8])
+    /// What reached the server and the client since the previous check.
+    case expect(server: [UInt8], client: [UInt8])
+    /// The connection was closed with a parser error at the last write.
+    case expectParserError
+
+    static func client(_ text: String) -> ConversationEvent { .client(Array(text.utf8)) }
+    static func server(_ text: String) -> ConversationEvent { .server(Array(text.utf8)) }
+    static func expect(server: String = "", client: String = "") -> ConversationEvent {
+        .expect(server: Array(server.utf8), client: Array(client.utf8))
+    }
+
+    /// Plays `events` once per delivery (whole, byte by byte, random cuts): each check must hold, and every
+    /// delivery must produce the same streams.
+    static func play(_ events: [ConversationEvent], parser: String, policy: NetworkPolicyConfig, injectSize: Int = 1024,
+                     sourceLocation: SourceLocation = #_sourceLocation) throws {
+        var streams: [([UInt8], [UInt8])] = []
+        for delivery in ReplayVerifier.Delivery.all {
+            let conversation = try Conversation(parser: parser, policy: policy, delivery: delivery, injectSize: injectSize)
+            #expect(conversation.result == FILTER_OK, sourceLocation: sourceLocation)
+            var allServer: [UInt8] = [], allClient: [UInt8] = []
+            for (index, event) in events.enumerated() {
+                switch event {
+                case .client(let bytes): conversation.send(.client, bytes)
+                case .server(let bytes): conversation.send(.server, bytes)
+                case .expect(let server, let client):
+                    #expect(conversation.result == FILTER_OK, "event \(index), \(delivery)", sourceLocation: sourceLocation)
+                    let outputs = conversation.takeOutputs()
+                    allServer += outputs.toServer
+                    allClient += outputs.toClient
+                    #expect(Printable(outputs.toServer) == Printable(server), "to server, event \(index), \(delivery)",
+                            sourceLocation: sourceLocation)
+                    #expect(Printable(outputs.toClient) == Printable(client), "to client, event \(index), \(delivery)",
+                            sourceLocation: sourceLocation)
+                case .expectParserError:
+                    #expect(conversation.result == FILTER_PARSER_ERROR, "event \(index), \(delivery)",
+                            sourceLocation: sourceLocation)
+                }
+            }
+            streams.append((allServer, allClient))
+        }
+        #expect(Set(streams.map { Printable($0.0) }).count == 1, sourceLocation: sourceLocation)
+        #expect(Set(streams.map { Printable($0.1) }).count == 1, sourceLocation: sourceLocation)
+    }
+}
+
+/// Bytes shown as text with escapes in test failures.
+struct Printable: Hashable, CustomStringConvertible {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    var description: String {
+        let text = bytes.count > 300 ? Array(bytes.prefix(150)) + Array("…".utf8) + Array(bytes.suffix(150)) : bytes
+        return "\"" + text.map { byte -> String in
+            switch byte {
+            case 0x0d: return "\\r"
+            case 0x0a: return "\\n"
+            case 0x20...0x7e: return String(UnicodeScalar(byte))
+            default: return "\\x" + String(byte, radix: 16)
+            }
+        }.joined() + "\" (\(bytes.count) bytes)"
     }
 }
