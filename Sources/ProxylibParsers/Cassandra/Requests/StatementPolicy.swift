@@ -58,6 +58,7 @@ extension CassandraParser {
     }
 
     func logStored(_ stored: StoredStatement, allowed: Bool) {
+        guard connection.logsAccess else { return }
         stored.table.withUnsafeBytes { log(action: stored.action, table: $0, allowed: allowed) }
     }
 
