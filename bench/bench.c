@@ -4,8 +4,8 @@
  * filter logic), in one process, with a malloc interposer counting heap allocations.
  *
  *   usage: bench [--smoke] [--runs N] [--requests N] [--python PATH] [--json PATH] [--scan-only]
- *                [--threads-only [--threads-rows PREFIX]] [--workloads PREFIX] [--logging off|on] [--strict]
- *                [LIB | LIB=path]
+ *                [--threads-only [--threads-rows PREFIX]] [--workloads PREFIX] [--logging off|on]
+ *                [--shape whole|slices|pipelined] [--strict] [LIB | LIB=path]
  *
  * Before timing, a realistic allow-most policy (bench/policy.txt) is delivered over NPDS by bench/npds_serve.py
  * (the test suite's grpcio server) on a private unix socket; the driver waits for the library's ACK. Logging-on
@@ -26,7 +26,8 @@
  * Plus OpenModule time, RSS after it, RSS with 10,000 open connections, and requests/s of 1 and 2 worker threads on
  * one instance, logging off and on. A table on stdout, JSON to --json (default bench/results.json). --smoke: one
  * short run of everything; --threads-only: only the worker-thread rows; --logging off|on: only the table rows of that
- * logging setting (with `on`, also the collector-keeping-up figures); --workloads PREFIX: only the table rows of
+ * logging setting (with `on`, also the collector-keeping-up figures); --shape: only the table rows of that shape
+ * (both: e.g. to point callgrind at one kind of row); --workloads PREFIX: only the table rows of
  * the workloads whose name starts with PREFIX. A row the library cannot run (the Go parser has no memcache meta
  * commands) is reported as n/a; --strict (the Makefile's choice for our library) makes that, or a reply or
  * denial missing at the client, a failure.
@@ -1082,7 +1083,7 @@ int main(int argc, char **argv) {
   const char *lib_path = "build/libcilium.so";
   const char *python = getenv("PYTHON") ? getenv("PYTHON") : ".venv/bin/python";
   const char *json_path = "bench/results.json";
-  int smoke = 0, runs = 5, scan_only = 0, threads_only = 0, only_logging = -1;
+  int smoke = 0, runs = 5, scan_only = 0, threads_only = 0, only_logging = -1, only_shape = -1;
   long requests_per_run = 200000, scan_rounds = 20000;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--smoke") == 0) smoke = 1;
@@ -1098,9 +1099,14 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--strict") == 0) strict = 1;
     else if (strcmp(argv[i], "--logging") == 0 && i + 1 < argc && (strcmp(argv[i + 1], "off") == 0 || strcmp(argv[i + 1], "on") == 0))
       only_logging = strcmp(argv[++i], "on") == 0;
+    else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc && (strcmp(argv[i + 1], "whole") == 0 ||
+             strcmp(argv[i + 1], "slices") == 0 || strcmp(argv[i + 1], "pipelined") == 0)) {
+      i++;
+      only_shape = argv[i][0] == 'w' ? SHAPE_WHOLE : argv[i][0] == 's' ? SHAPE_SPLIT3 : SHAPE_PIPELINED;
+    }
     else if (strncmp(argv[i], "LIB=", 4) == 0) lib_path = argv[i] + 4;
     else if (argv[i][0] != '-') lib_path = argv[i];
-    else die("unknown option %s (usage: bench [--smoke] [--runs N] [--requests N] [--python PATH] [--json PATH] [--scan-only] [--scan-rounds N] [--threads-only [--threads-rows PREFIX]] [--workloads PREFIX] [--logging off|on] [--strict] [LIB])", argv[i]);
+    else die("unknown option %s (usage: bench [--smoke] [--runs N] [--requests N] [--python PATH] [--json PATH] [--scan-only] [--scan-rounds N] [--threads-only [--threads-rows PREFIX]] [--workloads PREFIX] [--logging off|on] [--shape whole|slices|pipelined] [--strict] [LIB])", argv[i]);
   }
   if (runs < 1) runs = 1;
   if (requests_per_run < 1) requests_per_run = 1;
@@ -1163,7 +1169,7 @@ int main(int argc, char **argv) {
     int n_cases = 0;
     for (size_t w = 0; w < N_WORKLOADS; w++)
       for (int s = 0; s < N_SHAPES; s++)
-        if (workload_selected(&workloads[w]))
+        if (workload_selected(&workloads[w]) && (only_shape < 0 || s == only_shape))
           case_begin(&ctx, logging ? logged_instance : instance, &workloads[w], s, logging, &cases[n_cases++]);
     for (int r = 0; r < ctx.runs; r++)
       for (int c = 0; c < n_cases; c++) case_run(&ctx, &cases[c], r);
@@ -1180,9 +1186,9 @@ int main(int argc, char **argv) {
       if (logged_bursts[w].failed) unavailable++;
     }
 
-  /* The rest measures the library rather than a parser: only in a full run (no --workloads, no --logging), with the line
+  /* The rest measures the library rather than a parser: only in a full run (no --workloads, --logging, --shape), with the line
      protocols' workloads. */
-  int full = only_workloads == NULL && only_logging < 0;
+  int full = only_workloads == NULL && only_logging < 0 && only_shape < 0;
   int opened = 0;
   long rss_before_conns = 0, rss_with_conns = 0;
   double conn_ns = 0;
