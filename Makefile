@@ -4,6 +4,8 @@
 #   make test            unit tests, the C datapath harness, the artifact checks, end-to-end tests and the
 #                        short hardening runs (fuzzing, sanitizers, stress, faults)
 #   make memcache-test   the memcache parser through proxylib-host against a real memcached (apt: memcached)
+#   make cassandra-test  the cassandra parser through proxylib-host: cassandra-driver and cqlsh against a CQL
+#                        test server (Tests/cassandra/cql_server.py), protocol v4/v5, plain and LZ4
 #   make fuzz | test-asan | test-tsan | stress    the full hardening runs (HARDENING.md)
 #   make demo            proxylib-host + libcilium.so in front of an r2d2 droid, with a policy file
 #   make datapath-demo   drive the library through the C datapath only
@@ -34,8 +36,11 @@ DATAPATH := Sources/CDatapath/datapath.c
 DATAPATH_INCLUDES := -IInclude -ISources/CDatapath/include
 
 # Debian packages the build links statically; installed on first use when missing.
+DEPS_PACKAGES := libpcre2-dev libprotobuf-c-dev liblz4-dev libsnappy-dev g++
 PCRE2_STATIC := $(firstword $(wildcard /usr/lib/*/libpcre2-8.a /usr/lib/libpcre2-8.a))
 PROTOBUF_C_STATIC := $(firstword $(wildcard /usr/lib/*/libprotobuf-c.a /usr/lib/libprotobuf-c.a))
+LZ4_STATIC := $(firstword $(wildcard /usr/lib/*/liblz4.a /usr/lib/liblz4.a))
+SNAPPY_STATIC := $(firstword $(wildcard /usr/lib/*/libsnappy.a /usr/lib/libsnappy.a))
 LIBSTDCXX_STATIC := $(firstword $(wildcard /usr/lib/gcc/*/*/libstdc++.a))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -47,7 +52,7 @@ include Proto/Makefile.inc
 -include Tests/Sanitizers/sanitizers.mk
 -include Tests/Stress/stress.mk
 
-.PHONY: all lib deps test hardening-smoke unit-test harness-test artifact-test alloc-test npds-test host-test memcache-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean
+.PHONY: all lib deps test hardening-smoke unit-test harness-test artifact-test alloc-test npds-test host-test memcache-test cassandra-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean
 
 all: lib
 
@@ -56,9 +61,9 @@ lib: $(CILIUM_SO)
 # The version script is not a Swift input: touching it alone would not relink, so the rule always relinks
 # when the map changes by removing the product first.
 deps:
-ifeq ($(and $(PCRE2_STATIC),$(PROTOBUF_C_STATIC),$(LIBSTDCXX_STATIC)),)
-	$(SUDO) apt-get install -y --no-install-recommends libpcre2-dev libprotobuf-c-dev g++ || \
-	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends libpcre2-dev libprotobuf-c-dev g++; }
+ifeq ($(and $(PCRE2_STATIC),$(PROTOBUF_C_STATIC),$(LZ4_STATIC),$(SNAPPY_STATIC),$(LIBSTDCXX_STATIC)),)
+	$(SUDO) apt-get install -y --no-install-recommends $(DEPS_PACKAGES) || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(DEPS_PACKAGES); }
 endif
 
 # The C++ runtime under the Swift runtime goes into libcilium.so statically too, so that it needs only libc and
@@ -101,12 +106,15 @@ $(LIBDATAPATH): $(DATAPATH) $(wildcard Sources/CDatapath/include/*.h) $(wildcard
 	$(CC) $(CFLAGS) -shared -fPIC $(DATAPATH_INCLUDES) $(DATAPATH) -ldl -o $@
 
 # Google's grpcio/protobuf for Python: the independent NPDS peer.
+# CASS_DRIVER_NO_CYTHON: where no cassandra-driver wheel fits, its source build skips the Cython extensions
+# (minutes on 2 cores); the tests use only its pure-Python protocol classes.
 $(VENV)/ready: Tests/npds/requirements.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/npds/requirements.txt
+	CASS_DRIVER_NO_CYTHON=1 $(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/npds/requirements.txt
 	touch $@
 
-test: unit-test harness-test artifact-test alloc-test bench-smoke npds-test host-test memcache-test hardening-smoke
+test: unit-test harness-test artifact-test alloc-test bench-smoke npds-test host-test memcache-test cassandra-test \
+      hardening-smoke
 
 # The short versions of the hardening suites (HARDENING.md): each fuzz target for 20 s, the C datapath harness
 # against AddressSanitizer+UBSan and ThreadSanitizer builds of libcilium.so, the stress run and the fault suite
@@ -139,6 +147,18 @@ $(VENV)/memcache-ready: Tests/memcache/requirements.txt $(VENV)/ready
 # memcached; the tests fail, not skip, without it), text, binary and meta protocols with real clients.
 memcache-test: $(CILIUM_SO) $(HOST) $(VENV)/memcache-ready
 	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/memcache
+
+# The Cassandra clients of Tests/cassandra (cassandra-driver, lz4, cqlsh), on top of the venv. The driver's
+# wheels cover this Python; should pip build it from source, CASS_DRIVER_NO_CYTHON skips the slow Cython build.
+$(VENV)/cassandra-ready: Tests/cassandra/requirements.txt $(VENV)/ready
+	CASS_DRIVER_NO_CYTHON=1 $(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/cassandra/requirements.txt
+	touch $@
+
+# The cassandra parser end to end: proxylib-host in front of Tests/cassandra/cql_server.py (a CQL server written
+# for the tests: no Cassandra installs here), cassandra-driver with protocol v4 and v5, plain and LZ4, and cqlsh.
+# CASSANDRA_DIRECT=1 runs the clients against the server without the proxy (the denial tests then fail).
+cassandra-test: $(CILIUM_SO) $(HOST) $(VENV)/cassandra-ready
+	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/cassandra
 
 $(BENCH): bench/bench.c $(wildcard bench/*.h) $(DATAPATH) $(wildcard Sources/CDatapath/include/*.h) $(wildcard Include/*.h)
 	mkdir -p $(BUILD)

@@ -52,6 +52,14 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libpcre2-8.a"])]
         ),
 
+        // LZ4 and snappy (static) behind a tiny C shim: Cassandra's compressed frames and v5 segments. libsnappy.a is
+        // C++: the C++ runtime is named right after it, since a debug executable's link does not otherwise ask for
+        // it (in libcilium.so it is the static one, through the Makefile's static-cxx folder).
+        .target(
+            name: "CCompressionShim",
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-l:liblz4.a", "-Xlinker", "-l:libsnappy.a", "-Xlinker", "-lstdc++"])]
+        ),
+
         // Framework: instances, connections, the op loop, the input view, policy and access-log models.
         .target(
             name: "ProxylibCore",
@@ -64,7 +72,7 @@ let package = Package(
         ),
 
         // The L7 parsers, one folder per protocol.
-        .target(name: "ProxylibParsers", dependencies: ["ProxylibCore"], swiftSettings: hotPathSettings),
+        .target(name: "ProxylibParsers", dependencies: ["ProxylibCore", "CCompressionShim"], swiftSettings: hotPathSettings),
 
         // protobuf-c code generated from Proto/ (`make proto`), with libprotobuf-c linked statically.
         .target(

@@ -5,15 +5,19 @@ MEMCACHE_DIRECT=1 points the clients at memcached itself, without the proxy: the
 the expectations about memcached; every denial test then fails, as it must."""
 import itertools
 import os
+import sys
 import tempfile
 import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e_common"))
 
 import bmemcached
 import pytest
 from pymemcache.client.base import Client
 
 from mc_policy import DEFAULT_RULES, policy_yaml
-from mc_servers import Memcached, ProxyHost
+from host_procs import ProxyHost
+from mc_servers import Memcached
 from mc_wire import Wire
 
 DIRECT = os.environ.get("MEMCACHE_DIRECT") == "1"
@@ -54,7 +58,7 @@ def proxy(workdir, memcached):
         yield Direct(memcached.port)
         return
     try:
-        host = ProxyHost(workdir, memcached.port, policy_yaml(memcached.port))
+        host = ProxyHost(workdir, memcached.port, policy_yaml(memcached.port), "memcache")
     except (RuntimeError, AssertionError) as e:
         pytest.fail(str(e), pytrace=False)
     yield host

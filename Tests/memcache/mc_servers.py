@@ -1,19 +1,11 @@
-"""The two processes under test: a real memcached and proxylib-host (libcilium.so's memcache parser) in front of
-it, with the policy in a YAML file the host watches."""
-import json
+"""The real memcached the tests run against (proxylib-host in front of it: host_procs.ProxyHost)."""
 import os
-import re
 
 from pymemcache.client.base import Client
 
-from mc_procs import Process, accepts_connections, free_port, wait_for
+from host_procs import Process, accepts_connections, free_port, wait_for
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MEMCACHED = os.environ.get("MEMCACHED", "/usr/bin/memcached")
-HOST = os.environ.get("PROXYLIB_HOST", os.path.join(ROOT, ".build", "release", "proxylib-host"))
-LIBCILIUM = os.environ.get("LIBCILIUM", os.path.join(ROOT, "build", "libcilium.so"))
-# proxylib-host's stderr lines with the library's verdict on a policy version, or a file it could not read.
-VERDICT = re.compile(r"policy version \d+ (accepted$|REJECTED)|policy file error")
 
 
 class Memcached:
@@ -58,54 +50,3 @@ class Memcached:
 
     def stop(self):
         self.process.stop()
-
-
-class ProxyHost:
-    """proxylib-host --parser memcache in front of `upstream_port`; access-log entries as JSON on stdout."""
-
-    def __init__(self, workdir, upstream_port, policy_text):
-        for path, what in ((HOST, "proxylib-host (make .build/release/proxylib-host)"),
-                           (LIBCILIUM, "libcilium.so (make build/libcilium.so)")):
-            if not os.path.exists(path):
-                raise RuntimeError(f"{path} not found: build {what} first")
-        self.policy_path = os.path.join(workdir, "policy.yaml")
-        self.policy_text = policy_text
-        write_atomically(self.policy_path, policy_text)
-        self.port = free_port()
-        self.process = Process("proxylib-host", [
-            HOST, "--library", LIBCILIUM, "--parser", "memcache", "--listen", f"127.0.0.1:{self.port}",
-            "--upstream", f"127.0.0.1:{upstream_port}", "--policy", self.policy_path, "--log-json"], workdir)
-        wait_for(lambda: "listening on" in self.process.err or not self.process.running(), "proxylib-host")
-        if not self.process.running():
-            raise RuntimeError(f"proxylib-host exited at start: {self.process.err}")
-        wait_for(lambda: self._verdicts(), "the library's verdict on the first policy")
-        if not self._verdicts()[0].endswith(" accepted"):
-            raise RuntimeError(f"the first policy was not accepted: {self._verdicts()[0]}")
-
-    def set_policy(self, text):
-        """Rewrites the policy file and waits for the library's verdict: None when accepted, else the line with
-        the rejection reason (the previous policy then stays in force)."""
-        if text == self.policy_text:
-            return None
-        before = self._verdicts()
-        write_atomically(self.policy_path, text)
-        self.policy_text = text
-        wait_for(lambda: len(self._verdicts()) > len(before), "the library's verdict on the new policy")
-        verdict = self._verdicts()[-1]
-        return None if verdict.endswith(" accepted") else verdict
-
-    def _verdicts(self):
-        return [line for line in self.process.err.splitlines() if VERDICT.search(line)]
-
-    def entries(self):
-        """Access-log entries printed so far (dicts as in accesslog.proto)."""
-        return [json.loads(line) for line in self.process.out.splitlines() if line.startswith("{")]
-
-    def stop(self):
-        self.process.stop()
-
-
-def write_atomically(path, text):
-    with open(path + ".tmp", "w") as f:
-        f.write(text)
-    os.replace(path + ".tmp", path)

@@ -4,7 +4,7 @@
 import base64
 
 import mc_wire as mw
-from mc_procs import wait_for
+from host_procs import wait_for
 from pymemcache.exceptions import MemcacheClientError
 
 

@@ -8,7 +8,7 @@ from pymemcache.exceptions import MemcacheClientError
 
 import mc_wire as mw
 from mc_policy import DEFAULT_RULES, policy_yaml
-from mc_servers import ROOT
+from host_procs import ROOT
 from mc_wire import DENIED_TEXT
 
 # (id, rules, [(text request, allowed)]): keys are fresh per run ({u} is a unique tag), so allowed gets miss (END).

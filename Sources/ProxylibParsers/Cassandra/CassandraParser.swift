@@ -38,7 +38,19 @@ public final class CassandraParser: ConnectionParser {
     }
 
     public func onData(reply: Bool, endStream: Bool, input: InputView) -> ParserOp {
-        reply ? onReply(input) : onRequest(input)
+        let op = reply ? onReply(input) : onRequest(input)
+        releaseLargeScratch()
+        return op
+    }
+
+    /// Scratch space grown for one large frame is not kept for the life of the connection.
+    private func releaseLargeScratch() {
+        let limit = 1 << 20
+        if frameScratch.capacity > limit { frameScratch = [] }
+        if bodyScratch.capacity > limit { bodyScratch = [] }
+        if payloadScratch.capacity > limit { payloadScratch = [] }
+        if keptScratch.capacity > limit { keptScratch = [] }
+        if spanScratch.capacity > limit { spanScratch = [] }
     }
 
     // MARK: Requests

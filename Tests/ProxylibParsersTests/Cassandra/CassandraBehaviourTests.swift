@@ -105,12 +105,14 @@ import ProxylibTestSupport
 
     /// While a USE is in flight the server may run the next statement in either keyspace: both must allow it.
     @Test func aPipelinedUseChecksBothKeyspaces() throws {
-        let (_, connection) = try CQ.connect(CQ.table("^shop\\."))
+        let (fixture, connection) = try CQ.connect(CQ.table("^shop\\."))
         _ = Self.send(connection, CQ.query("USE shop", stream: 1))
         _ = connection.onData(reply: true, segments: [CQ.setKeyspace("shop", stream: 1)])
         _ = Self.send(connection, CQ.query("USE secret", stream: 2))
         let select = CQ.query("SELECT * FROM orders", stream: 3)
         #expect(Self.send(connection, select).ops == Self.drops(select))
+        // Logged in the keyspace that denied it.
+        #expect(fixture.log.all.last.map(Self.fields) == ["query_action": "select", "query_table": "secret.orders"])
         _ = connection.onData(reply: true, segments: [CQ.setKeyspace("secret", stream: 2)])
         #expect(Self.send(connection, CQ.query("SELECT * FROM orders", stream: 4)).ops == Self.drops(select))
     }

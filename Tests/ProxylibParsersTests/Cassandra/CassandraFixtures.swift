@@ -99,8 +99,10 @@ enum CQ {
               body: int(0x2100) + string("Request Unauthorized"))
     }
 
+    /// Ours carries the specification's message string; upstream's has none (`upstreamUnprepared`).
     static func unprepared(_ id: [UInt8], stream: Int16, version: UInt8 = 4) -> [UInt8] {
-        frame(response: true, version: version, stream: stream, opcode: 0x00, body: int(0x2500) + shortBytes(id))
+        frame(response: true, version: version, stream: stream, opcode: 0x00,
+              body: int(0x2500) + string("Prepared statement unknown to the proxy: prepare it again") + shortBytes(id))
     }
 
     static func hex(_ text: String) -> [UInt8] {

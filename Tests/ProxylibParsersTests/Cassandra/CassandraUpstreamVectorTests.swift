@@ -85,6 +85,8 @@ import ProxylibTestSupport
                        request(CQ.execute(aaaa, stream: 4, trailing: Array("xyz".utf8)),
                                ops: [.pass(CQ.execute(aaaa, stream: 4, trailing: Array("xyz".utf8)).count), .more(9)])],
                    logged: (1, 0)),
+            // Upstream's Unprepared body has no message string, which drivers cannot decode; ours follows the
+            // specification (code, message, id).
             Vector(name: "ExecutePreparedStatementUnknownID", rules: nil, policyName: "cp1",
                    steps: [request(CQ.execute(aaaa, stream: 4, trailing: []),
                                    ops: [.drop(CQ.execute(aaaa, stream: 4, trailing: []).count), .more(9)],

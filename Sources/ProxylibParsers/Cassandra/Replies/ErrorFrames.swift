@@ -15,11 +15,18 @@ enum ErrorFrames {
         output.append(contentsOf: message)
     }
 
+    static let unpreparedMessage: StaticString = "Prepared statement unknown to the proxy: prepare it again"
+
     /// Unprepared, for an EXECUTE (or batch entry) naming an id the proxy has not seen prepared: the client
-    /// prepares the statement again on this connection, and the proxy learns it.
+    /// prepares the statement again on this connection, and the proxy learns it. The body is the
+    /// specification's — code, [string] message, [short bytes] id; upstream leaves out the message, so drivers
+    /// read the id's length as the message's and fail to decode the error.
     static func appendUnprepared(version: UInt8, stream: Int16, id: UnsafeRawBufferPointer, to output: inout [UInt8]) {
-        appendHeader(version: version, stream: stream, bodyLength: 4 + 2 + id.count, to: &output)
+        let message = UnsafeRawBufferPointer(start: unpreparedMessage.utf8Start, count: unpreparedMessage.utf8CodeUnitCount)
+        appendHeader(version: version, stream: stream, bodyLength: 4 + 2 + message.count + 2 + id.count, to: &output)
         appendInt(unpreparedCode, to: &output)
+        appendShort(message.count, to: &output)
+        output.append(contentsOf: message)
         appendShort(id.count, to: &output)
         output.append(contentsOf: id)
     }

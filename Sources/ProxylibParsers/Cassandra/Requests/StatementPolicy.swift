@@ -51,8 +51,21 @@ extension CassandraParser {
 
     func logStatement(_ statement: CQLStatement, _ lexer: CQLLexer, keyspace: UnsafeRawBufferPointer?, allowed: Bool) {
         guard connection.logsAccess else { return }
-        // The client's latest keyspace choice names the table in the log.
-        withTableName(statement, lexer, keyspace: keyspace, candidate: keyspaces.candidateCount - 1) { table in
+        // The client's latest keyspace choice names the table in the log — unless the statement was denied in
+        // another keyspace it may resolve to (a USE in flight): then that one, the reason for the denial.
+        var candidate = keyspaces.candidateCount - 1
+        if !allowed && keyspace == nil && needsKeyspace(statement) && keyspaces.candidateCount > 1 {
+            for index in 0..<keyspaces.candidateCount {
+                let denied = withTableName(statement, lexer, keyspace: nil, candidate: index) { table in
+                    !connection.matches(CassandraRequest(kind: .statement, action: statement.action, table: table))
+                }
+                if denied {
+                    candidate = index
+                    break
+                }
+            }
+        }
+        withTableName(statement, lexer, keyspace: keyspace, candidate: candidate) { table in
             log(action: statement.action, table: table, allowed: allowed)
         }
     }

@@ -53,45 +53,56 @@ extension CassandraParser {
         return .drop(segmentLength)
     }
 
-    /// A frame spread over several segments that are not self-contained: waits for all of them, joins their
-    /// payloads and decides the frame; the segments are passed or dropped together.
+    /// A frame spread over several segments that are not self-contained: waits for all of them (reading only
+    /// their headers, and the first payload for the frame's length), then joins their payloads and decides the
+    /// frame; the segments are passed or dropped together.
     private func onRequestSpanningFrame(_ input: InputView) -> ParserOp {
-        var joined = spanScratch
-        spanScratch = []
-        defer { spanScratch = joined }
-        joined.removeAll(keepingCapacity: true)
         var payload = payloadScratch
         payloadScratch = []
         defer { payloadScratch = payload }
-        var offset = 0
-        var frameLength: Int?
-        while frameLength.map({ joined.count < $0 }) ?? true {
-            switch SegmentCodec.parseHeader(input.dropFirst(offset), compressedFormat: framing.segmentsCompressed) {
+        // Where the frame's segments end, once all are in.
+        var end = 0
+        var frameLength = 0
+        var carried = 0
+        repeat {
+            let segment = input.dropFirst(end)
+            switch SegmentCodec.parseHeader(segment, compressedFormat: framing.segmentsCompressed) {
             case .needMore(let count):
                 return .more(count)
             case .corrupt:
                 return .error(.invalidFrameType)
             case .header(let header):
-                guard input.count - offset >= header.totalLength else {
-                    return .more(header.totalLength - (input.count - offset))
-                }
-                let segment = input.dropFirst(offset)
-                guard !header.isSelfContained, SegmentCodec.payloadIsIntact(segment, header),
-                      Self.readPayload(segment, at: 0, header, into: &payload) else {
-                    return .error(.invalidFrameType)
-                }
-                joined.append(contentsOf: payload)
-                offset += header.totalLength
-                if frameLength == nil, joined.count >= FrameHeader.length {
-                    guard let frameHeader = joined.withUnsafeBytes({ FrameHeader($0) }),
+                guard !header.isSelfContained else { return .error(.invalidFrameType) }
+                guard segment.count >= header.totalLength else { return .more(header.totalLength - segment.count) }
+                if end == 0 {
+                    guard SegmentCodec.payloadIsIntact(segment, header), Self.readPayload(segment, at: 0, header, into: &payload),
+                          let frameHeader = payload.withUnsafeBytes({ FrameHeader($0) }),
                           frameHeader.bodyLength <= FrameHeader.maxBodyLength else {
-                        return .error(.invalidFrameLength)
+                        return .error(.invalidFrameType)
                     }
                     frameLength = frameHeader.frameLength
                 }
+                carried += header.uncompressedLength > 0 ? header.uncompressedLength : header.payloadLength
+                end += header.totalLength
             }
+        } while carried < frameLength
+        guard carried == frameLength else { return .error(.invalidFrameType) }
+
+        var joined = spanScratch
+        spanScratch = []
+        defer { spanScratch = joined }
+        joined.removeAll(keepingCapacity: true)
+        var offset = 0
+        while offset < end {
+            let segment = input.dropFirst(offset)
+            guard case .header(let header) = SegmentCodec.parseHeader(segment, compressedFormat: framing.segmentsCompressed),
+                  SegmentCodec.payloadIsIntact(segment, header), Self.readPayload(segment, at: 0, header, into: &payload) else {
+                return .error(.invalidFrameType)
+            }
+            joined.append(contentsOf: payload)
+            offset += header.totalLength
         }
-        guard let frameLength, joined.count == frameLength else { return .error(.invalidFrameType) }
+        guard joined.count == frameLength else { return .error(.invalidFrameType) }
         let verdict: RequestVerdict = joined.withUnsafeBytes { frame in
             guard let header = FrameHeader(frame), !header.isResponse, header.version >= 5 else {
                 return .malformed(.invalidFrameType)
@@ -99,8 +110,8 @@ extension CassandraParser {
             return inspectRequest(header, frame: frame, inSegment: true)
         }
         switch verdict {
-        case .pass: return .pass(offset)
-        case .denied: return .drop(offset)
+        case .pass: return .pass(end)
+        case .denied: return .drop(end)
         case .malformed(let reason): return .error(reason)
         }
     }
