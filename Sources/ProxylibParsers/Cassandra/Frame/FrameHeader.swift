@@ -41,6 +41,12 @@ struct FrameHeader: Equatable {
     /// to the stack in one pass over the segments and decoded there (field by field through the view, five
     /// segment walks, cost ~390 instructions per header).
     init?(_ input: InputView, at offset: Int = 0) {
+        // Most input sits in one slice: read it in place.
+        if let bytes = input.contiguousBytes {
+            guard offset >= 0, offset <= bytes.count else { return nil }
+            self.init(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+            return
+        }
         var raw: (UInt64, UInt64) = (0, 0)
         let header: FrameHeader? = withUnsafeMutableBytes(of: &raw) { buffer in
             let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Self.length])

@@ -7,7 +7,7 @@ extension CassandraParser {
         guard header.version < 5, let compression = framing.compression else { return false }
         var decompressed = bodyScratch
         bodyScratch = []
-        defer { bodyScratch = decompressed }
+        defer { bodyScratch = CassandraParser.keptScratch(decompressed) }
         guard CassandraDecompressor.decompressFrameBody(body, algorithm: compression, limit: FrameHeader.maxBodyLength,
                                                         into: &decompressed) else {
             return false

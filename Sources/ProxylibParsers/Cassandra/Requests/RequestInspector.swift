@@ -27,7 +27,7 @@ extension CassandraParser {
             }
             var decompressed = bodyScratch
             bodyScratch = []
-            defer { bodyScratch = decompressed }
+            defer { bodyScratch = CassandraParser.keptScratch(decompressed) }
             guard CassandraDecompressor.decompressFrameBody(body, algorithm: compression, limit: FrameHeader.maxBodyLength,
                                                             into: &decompressed) else {
                 return .malformed(.invalidFrameType)

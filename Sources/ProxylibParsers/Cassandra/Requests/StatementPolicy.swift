@@ -28,6 +28,7 @@ extension CassandraParser {
         tableScratch.removeAll(keepingCapacity: true)
         guard let name = statement.name else { return tableScratch.withUnsafeBytes(body) }
         if statement.action.tableKind == .keyspace || name.isQualified {
+            if let spelled = lexer.canonicalSpelling(of: name) { return body(spelled) }
             lexer.appendTableName(name, defaultKeyspace: Self.empty, to: &tableScratch)
         } else if let keyspace {
             lexer.appendTableName(name, defaultKeyspace: keyspace, to: &tableScratch)
