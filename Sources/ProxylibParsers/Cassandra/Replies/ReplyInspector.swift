@@ -36,7 +36,8 @@ extension CassandraParser {
                 break
             }
         }
-        // Any other answer (an error, another result kind) means the PREPARE or USE did not take effect.
+        // An error or another result kind means the PREPARE or USE did not take effect. (A client never has two
+        // requests in flight on one stream: a request reusing an awaited stream closes the connection.)
         if prepared.isPending(stream: header.stream) { prepared.resolvePrepare(stream: header.stream, id: preparedID) }
         if keyspaces.isUsePending(stream: header.stream) { keyspaces.resolveUse(stream: header.stream, switchedTo: keyspace) }
         return true
