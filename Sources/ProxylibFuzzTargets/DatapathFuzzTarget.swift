@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CDatapath
 import CProxylib
 import CiliumProxylib
@@ -41,6 +44,7 @@ public enum DatapathFuzzTarget {
         Profile(parser: "test.blockparser", oracle: nil, hasPolicy: false),
         Profile(parser: "r2d2", oracle: R2D2Oracle(), hasPolicy: true),
         Profile(parser: "memcache", oracle: MemcacheOracle(), hasPolicy: true),
+        Profile(parser: "cassandra", oracle: CassandraOracle(), hasPolicy: true),
     ]
 
     public static let targets: [FuzzTarget] = profiles.map { profile in
@@ -108,10 +112,17 @@ final class DatapathSession {
     /// What reached the server and what the client wrote, on the current connection.
     private var forwarded: [UInt8] = []
     private var written: [UInt8] = []
+    /// Every write of the current connection and what came out of it (for oracles that follow a conversation).
+    private var events: [DatapathEvent] = []
+    /// Bytes the library put into the reply / orig inject buffer during the current write's OnData calls.
+    var injectedToClient: [UInt8] = []
+    var injectedToServer: [UInt8] = []
     /// The first op-contract violation seen by the checking OnData.
     var violation: FuzzViolation?
 
     nonisolated(unsafe) private static var nextConnectionID: UInt64 = 1
+    /// `PROXYLIB_FUZZ_TRACE=1`: print every connection's writes when it ends (for reading a failing input).
+    static let trace = getenv("PROXYLIB_FUZZ_TRACE") != nil
     /// The session whose connection the checking OnData is serving.
     nonisolated(unsafe) static var current: DatapathSession?
 
@@ -152,7 +163,10 @@ final class DatapathSession {
                 case 3: try endConnection()
                 case 4:
                     if let connection {
-                        try check(dp_flush_reply_inject(connection, &toClient))
+                        dp_buf_truncate(&toClient, 0)
+                        let result = dp_flush_reply_inject(connection, &toClient)
+                        record(.flush, input: UnsafeRawBufferPointer(start: nil, count: 0), endStream: false, result: result)
+                        try check(result)
                     }
                 case 5: try write(client: true, script.take(Int(script.uint16())), endStream: false)
                 case 6:
@@ -183,9 +197,25 @@ final class DatapathSession {
         if toServer.len > 0, let bytes = toServer.data {
             forwarded.append(contentsOf: UnsafeBufferPointer(start: bytes, count: toServer.len))
         }
+        record(client ? .client : .server, input: data, endStream: endStream, result: result)
         dp_buf_truncate(&toServer, 0)
         dp_buf_truncate(&toClient, 0)
         try check(result)
+    }
+
+    /// Records one write (or reply-inject flush) of the current connection with what it produced.
+    private func record(_ source: DatapathEvent.Source, input: UnsafeRawBufferPointer, endStream: Bool,
+                        result: FilterResult) {
+        func bytes(_ buffer: dp_buf) -> [UInt8] {
+            guard buffer.len > 0, let data = buffer.data else { return [] }
+            return Array(UnsafeBufferPointer(start: data, count: buffer.len))
+        }
+        events.append(DatapathEvent(source: source, input: Array(input), endStream: endStream,
+                                    toServer: source == .client ? bytes(toServer) : [], toClient: bytes(toClient),
+                                    injectedToClient: injectedToClient, injectedToServer: injectedToServer,
+                                    failed: result != FILTER_OK))
+        injectedToClient = []
+        injectedToServer = []
     }
 
     /// A non-OK result has closed the connection; only a parser error may be the reason.
@@ -220,10 +250,15 @@ final class DatapathSession {
     private func endConnection() throws(FuzzViolation) {
         guard connection != nil else { return }
         closeConnection()
-        let forwarded = self.forwarded, written = self.written
-        self.forwarded = []
-        self.written = []
-        try profile.oracle?.checkForwarded(forwarded, written: written, remote: remote)
+        let record = ConnectionRecord(events: events, forwarded: forwarded, written: written)
+        if Self.trace {
+            record.print(remote: remote)
+            fflush(nil)
+        }
+        forwarded = []
+        written = []
+        events = []
+        try profile.oracle?.checkConnection(record, remote: remote)
     }
 
     private func closeConnection() {
@@ -268,7 +303,15 @@ enum DatapathLibrary {
         let opsBefore = ops.pointee
         let slices = session.injectSlices
         let injectBefore = slices.map { OpsContract.InjectState(data: $0.pointee.data, cap: $0.pointee.cap) }
+        let injectLengths = slices.map { $0.pointee.len }
         let result = CiliumProxylib.OnData(id, reply, endStream, data, ops)
+        // What the library appended to each inject buffer in this call (it only raises the lengths).
+        for (index, slice) in slices.enumerated() where slice.pointee.data == injectBefore[index].data {
+            let before = Int(injectLengths[index]), after = Int(slice.pointee.len)
+            guard after > before, before >= 0, after <= Int(slice.pointee.cap), let base = slice.pointee.data else { continue }
+            let added = UnsafeRawBufferPointer(start: base + before, count: after - before)
+            if index == 1 { session.injectedToClient += added } else { session.injectedToServer += added }
+        }
         do {
             try OpsContract.check(result: result, offered: offered, opsBefore: opsBefore, opsAfter: ops.pointee,
                                   reply: reply != 0, injectBefore: injectBefore, injectAfter: slices.map(\.pointee))

@@ -11,6 +11,9 @@ public enum FuzzSeeds {
     enum Step {
         case client(String, endStream: Bool = false)
         case server(String, endStream: Bool = false)
+        /// Binary writes (a String would turn bytes that are not UTF-8 into U+FFFD).
+        case clientBytes([UInt8], endStream: Bool = false)
+        case serverBytes([UInt8], endStream: Bool = false)
         case closeMidFrame
         case flushReplyInject
         case bothEnd
@@ -19,8 +22,13 @@ public enum FuzzSeeds {
     /// Encodes a datapath script: `setup` is the set-up byte (remote, direction, ops, inject size).
     static func script(setup: UInt8 = 0, _ steps: [Step]) -> [UInt8] {
         var bytes = [setup]
-        func write(_ text: String, client: Bool, endStream: Bool) {
-            let data = Array(text.utf8)
+        func write(_ data: [UInt8], client: Bool, endStream: Bool) {
+            if !client && data.count > 255 {
+                // Server writes are byte-counted: longer ones go in pieces.
+                write(Array(data[..<255]), client: false, endStream: false)
+                write(Array(data[255...]), client: false, endStream: endStream)
+                return
+            }
             if data.count < 64 && !(endStream && !client) {
                 bytes.append(UInt8(data.count) << 2 | (client ? (endStream ? 2 : 0) : 1))
                 bytes += data
@@ -33,8 +41,10 @@ public enum FuzzSeeds {
         }
         for step in steps {
             switch step {
-            case let .client(text, endStream): write(text, client: true, endStream: endStream)
-            case let .server(text, endStream): write(text, client: false, endStream: endStream)
+            case let .client(text, endStream): write(Array(text.utf8), client: true, endStream: endStream)
+            case let .server(text, endStream): write(Array(text.utf8), client: false, endStream: endStream)
+            case let .clientBytes(data, endStream): write(data, client: true, endStream: endStream)
+            case let .serverBytes(data, endStream): write(data, client: false, endStream: endStream)
             case .closeMidFrame: bytes.append(3 << 2 | 3)
             case .flushReplyInject: bytes.append(4 << 2 | 3)
             case .bothEnd: bytes.append(6 << 2 | 3)
@@ -88,6 +98,8 @@ public enum FuzzSeeds {
                 script([.client(bin(0x09, "pub1", 1) + bin(0x04, "x", 2) + bin(0x0a, "", 3))]),
                 script(setup: setup(ops: 1, inject: 3), [.client(bin(0x01, "x", 1) + bin(0x01, "y", 2)), .flushReplyInject]),
             ]
+        case "cassandra":
+            return CassandraSeeds.scripts()
         case "test.headerparser":
             return [
                 script([.client("allow this\nbeer at the end\n")]),

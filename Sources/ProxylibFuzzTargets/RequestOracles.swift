@@ -15,9 +15,61 @@ protocol RequestOracle: Sendable {
     /// Checks everything that reached the server on one connection from a remote identity, given what the
     /// client wrote (`written`, for parsers that must forward everything).
     func checkForwarded(_ stream: [UInt8], written: [UInt8], remote: UInt32) throws(FuzzViolation)
+    /// Checks one whole connection, write by write (by default only what reached the server: `checkForwarded`).
+    func checkConnection(_ connection: ConnectionRecord, remote: UInt32) throws(FuzzViolation)
+}
+
+/// One write of a fuzzed connection (client or server bytes, or an empty reply-side write that flushes the
+/// reply inject buffer) and what the datapath made of it.
+struct DatapathEvent {
+    enum Source { case client, server, flush }
+    var source: Source
+    var input: [UInt8]
+    var endStream: Bool
+    /// Sent on towards the server / the client by this write.
+    var toServer: [UInt8]
+    var toClient: [UInt8]
+    /// What the library wrote into the reply / orig inject buffer during this write's OnData calls, whether or
+    /// not the datapath has sent it yet.
+    var injectedToClient: [UInt8]
+    var injectedToServer: [UInt8]
+    /// The write ended in a parser error (the datapath closed the connection; output of the failing direction
+    /// taken back).
+    var failed: Bool
+}
+
+/// Everything that happened on one connection of a datapath script.
+struct ConnectionRecord {
+    var events: [DatapathEvent]
+    /// All bytes that reached the server, and all the client wrote.
+    var forwarded: [UInt8]
+    var written: [UInt8]
+}
+
+extension ConnectionRecord {
+    /// Writes the connection's events to stdout, one a line, bytes in hex.
+    func print(remote: UInt32) {
+        func hex(_ bytes: [UInt8]) -> String {
+            let digits = Array("0123456789abcdef")
+            return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+        }
+        Swift.print("connection from remote \(remote):")
+        for event in events {
+            var line = "  \(event.source)\(event.endStream ? "+end" : "")\(event.failed ? " FAILED" : "") in=\(hex(event.input))"
+            if !event.toServer.isEmpty { line += " toServer=\(hex(event.toServer))" }
+            if !event.toClient.isEmpty { line += " toClient=\(hex(event.toClient))" }
+            if !event.injectedToClient.isEmpty { line += " injectedToClient=\(hex(event.injectedToClient))" }
+            if !event.injectedToServer.isEmpty { line += " injectedToServer=\(hex(event.injectedToServer))" }
+            Swift.print(line)
+        }
+    }
 }
 
 extension RequestOracle {
+    func checkConnection(_ connection: ConnectionRecord, remote: UInt32) throws(FuzzViolation) {
+        try checkForwarded(connection.forwarded, written: connection.written, remote: remote)
+    }
+
     func policy(for parser: String) -> [NetworkPolicyConfig] {
         FuzzPolicies.endpointPolicy(parser: parser, allow: rules.allow, deny: rules.deny, allowSeven: rules.allowSeven)
     }

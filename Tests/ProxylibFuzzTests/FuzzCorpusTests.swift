@@ -66,6 +66,133 @@ import Testing
         }
     }
 
+    /// A cassandra connection of forged writes: client (bytes, what reached the server, what was injected
+    /// towards the client), server (bytes, what reached the client).
+    enum CassandraWrite {
+        case client([UInt8], forwarded: [UInt8], injected: [UInt8] = [], failed: Bool = false)
+        case server([UInt8], toClient: [UInt8])
+    }
+
+    func cassandra(_ writes: [CassandraWrite], remote: UInt32 = 1) throws {
+        var oracle = CassandraOracle()
+        oracle.tolerances = CassandraOracle.Tolerances(ruleFreeRequestsFromDeniedRemote: false, concurrentKeyspaceChanges: false)
+        var toClient: [UInt8] = []
+        let events = writes.map { write -> DatapathEvent in
+            switch write {
+            case let .client(bytes, forwarded, injected, failed):
+                toClient += injected
+                return DatapathEvent(source: .client, input: bytes, endStream: false, toServer: forwarded, toClient: injected,
+                                     injectedToClient: injected, injectedToServer: [], failed: failed)
+            case let .server(bytes, delivered):
+                return DatapathEvent(source: .server, input: bytes, endStream: false, toServer: [], toClient: delivered,
+                                     injectedToClient: [], injectedToServer: [], failed: false)
+            }
+        }
+        try oracle.checkConnection(ConnectionRecord(events: events, forwarded: [], written: []), remote: remote)
+    }
+
+    typealias CS = CassandraSeeds
+
+    static func unauthorized(stream: Int, version: UInt8 = 4) -> [UInt8] {
+        CS.frame(response: true, version: version, stream: stream, opcode: 0, body: CS.int(0x2100) + CS.string("Request Unauthorized"))
+    }
+
+    @Test func cassandraOracleAcceptsAPolicyAbidingConversation() {
+        let allowed = CS.query("SELECT * FROM ks.pub", stream: 1), denied = CS.query("SELECT * FROM ks.secret", stream: 2)
+        let prepare = CS.prepare("INSERT INTO ks.orders (a) VALUES (?)", stream: 3), id = Array("id".utf8)
+        let unknown = CS.execute(Array("zz".utf8), stream: 5)
+        let unprepared = CS.frame(response: true, stream: 5, opcode: 0,
+                                  body: CS.int(0x2500) + CS.string("unknown") + CS.shortBytes(Array("zz".utf8)))
+        #expect(throws: Never.self) {
+            try cassandra([.client(allowed + denied + prepare, forwarded: allowed + prepare, injected: Self.unauthorized(stream: 2)),
+                           .server(CS.preparedResult(id, stream: 3), toClient: CS.preparedResult(id, stream: 3)),
+                           .client(CS.execute(id) + unknown, forwarded: CS.execute(id), injected: unprepared)])
+            // USE: an unqualified name in the keyspace the server confirmed.
+            try cassandra([.client(CS.query("USE ks", stream: 1), forwarded: CS.query("USE ks", stream: 1)),
+                           .server(CS.setKeyspace("ks", stream: 1), toClient: CS.setKeyspace("ks", stream: 1)),
+                           .client(CS.query("SELECT * FROM pub", stream: 2), forwarded: CS.query("SELECT * FROM pub", stream: 2))])
+            // Remote 7 may do anything but touch `secret`; a failure on a malformed frame.
+            try cassandra([.client(CS.query("DROP TABLE ks.x"), forwarded: CS.query("DROP TABLE ks.x"))], remote: 7)
+            try cassandra([.client(CS.frame(stream: 1, opcode: 0x08, body: []), forwarded: [], failed: true)])
+        }
+    }
+
+    @Test func cassandraOracleRejectsForbiddenPassesAndWrongAnswers() {
+        let denied = CS.query("SELECT * FROM ks.secret", stream: 2)
+        // A denied statement reached the server; from remote 9 even an allowed one.
+        #expect(throws: FuzzViolation.self) { try cassandra([.client(denied, forwarded: denied)]) }
+        #expect(throws: FuzzViolation.self) {
+            try cassandra([.client(CS.query("SELECT * FROM ks.pub"), forwarded: CS.query("SELECT * FROM ks.pub"))], remote: 9)
+        }
+        // A string literal does not name the table; two statements are not one.
+        let literal = CS.query("SELECT * FROM ks.secret WHERE a = 'from ks.pub'")
+        #expect(throws: FuzzViolation.self) { try cassandra([.client(literal, forwarded: literal)]) }
+        let two = CS.query("SELECT * FROM ks.pub; DROP TABLE ks.pub")
+        #expect(throws: FuzzViolation.self) { try cassandra([.client(two, forwarded: two)]) }
+        // Remote 7, a USE of `secret` in flight: an unqualified name may be `secret.t`.
+        let use = CS.query("USE secret", stream: 1), update = CS.query("UPDATE t SET a = 1", stream: 2)
+        #expect(throws: FuzzViolation.self) { try cassandra([.client(use + update, forwarded: use + update)], remote: 7) }
+        // An EXECUTE of an id the server never gave out.
+        let execute = CS.execute(Array("zz".utf8))
+        #expect(throws: FuzzViolation.self) { try cassandra([.client(execute, forwarded: execute)]) }
+        // Half a frame reached the server.
+        let allowed = CS.query("SELECT * FROM ks.pub")
+        #expect(throws: FuzzViolation.self) { try cassandra([.client(allowed, forwarded: Array(allowed.prefix(12)))]) }
+        // The answer to a dropped request: wrong stream, wrong code, an Unprepared without its message, none at
+        // all before the next one.
+        #expect(throws: FuzzViolation.self) { try cassandra([.client(denied, forwarded: [], injected: Self.unauthorized(stream: 3))]) }
+        let wrongCode = CS.frame(response: true, stream: 2, opcode: 0, body: CS.int(0x2200) + CS.string("no"))
+        #expect(throws: FuzzViolation.self) { try cassandra([.client(denied, forwarded: [], injected: wrongCode)]) }
+        let bare = CS.frame(response: true, stream: 5, opcode: 0, body: CS.int(0x2500) + CS.shortBytes(Array("zz".utf8)))
+        #expect(throws: FuzzViolation.self) { try cassandra([.client(CS.execute(Array("zz".utf8), stream: 5), forwarded: [], injected: bare)]) }
+        let other = CS.query("SELECT * FROM ks.other", stream: 4)
+        #expect(throws: FuzzViolation.self) {
+            try cassandra([.client(denied + other, forwarded: [], injected: Self.unauthorized(stream: 4))])
+        }
+        // A failure on well-formed requests; a 300 MB frame waited for instead of refused.
+        #expect(throws: FuzzViolation.self) { try cassandra([.client(allowed, forwarded: [], failed: true)]) }
+        #expect(throws: FuzzViolation.self) { try cassandra([.client([4, 0, 0, 1, 7] + CS.int(300 << 20), forwarded: [])]) }
+        // Two USEs on one stream: after both answers the server may be in either keyspace.
+        let uses = CS.query("USE ks", stream: 1) + CS.query("USE secret", stream: 1), pub = CS.query("SELECT * FROM pub", stream: 2)
+        let answers = CS.setKeyspace("ks", stream: 1) + CS.setKeyspace("secret", stream: 1)
+        #expect(throws: FuzzViolation.self) {
+            try cassandra([.client(uses, forwarded: uses), .server(answers, toClient: answers), .client(pub, forwarded: pub)])
+        }
+        // A reply reaching the client altered.
+        let rows = CS.rows(stream: 1)
+        #expect(throws: FuzzViolation.self) { try cassandra([.server(rows, toClient: Array(rows.dropLast()) + [0xFF])]) }
+    }
+
+    @Test func cassandraOracleReadsCQLItsOwnWay() {
+        func meaning(_ text: String) -> OracleCQL.Meaning { OracleCQL.meaning(of: Array(text.utf8)) }
+        let pub = OracleCQL.Statement(action: .select, keyspace: Array("ks".utf8), name: Array("pub".utf8))
+        #expect(meaning("SELECT/**/*FROM\"ks\" . pub -- from x\n;;") == .statements([pub]))
+        #expect(meaning("select * from KS.PUB where a = $$from x$$") == .statements([pub]))
+        #expect(meaning("SELECT * FROM ks.pub WHERE a = 'it''s from y'") == .statements([pub]))
+        #expect(meaning("SELECT * FROM ks.pub /* open") == .uncertain)
+        #expect(meaning("SELECT a FROM ks.pub WHERE b IN (SELECT c FROM d)") == .uncertain)
+        #expect(meaning("USE \"Ks\";") == .use(Array("Ks".utf8)))
+        #expect(meaning("CREATE TABLE IF NOT EXISTS ks.t (a int)")
+                == .statements([OracleCQL.Statement(action: .createTable, keyspace: Array("ks".utf8), name: Array("t".utf8))]))
+        #expect(meaning("DROP KEYSPACE IF EXISTS secret")
+                == .statements([OracleCQL.Statement(action: .dropKeyspace, keyspace: nil, name: Array("secret".utf8))]))
+        #expect(meaning("BEGIN BATCH INSERT INTO a (x) VALUES (1); DELETE FROM b WHERE x = 1 APPLY BATCH") == .statements([
+            OracleCQL.Statement(action: .insert, keyspace: nil, name: Array("a".utf8)),
+            OracleCQL.Statement(action: .delete, keyspace: nil, name: Array("b".utf8)),
+        ]))
+        #expect(meaning("GRANT SELECT ON ks.secret TO r") == .uncertain)
+    }
+
+    @Test func cassandraOracleDecompressesBothFormats() {
+        let text = Array("SELECT * FROM ks.pub WHERE a = 'aaaaaaaaaaaaaaaaaaaa'".utf8)
+        #expect(CQLWire.decompressBody(CS.lz4(text), .lz4) == text)
+        #expect(CQLWire.decompressBody(CS.snappy(text), .snappy) == text)
+        // Back-references: "abcabcabca" as a literal "abc" and a 7-byte match at offset 3.
+        #expect(CQLWire.lz4Block([0x33, 0x61, 0x62, 0x63, 0x03, 0x00, 0x00], length: 10) == Array("abcabcabca".utf8))
+        #expect(CQLWire.snappy([10, 0x08, 0x61, 0x62, 0x63, 0x0D, 0x03]) == Array("abcabcabca".utf8))
+        #expect(CQLWire.lz4Block([0x33, 0x61, 0x62, 0x63, 0x09, 0x00, 0x00], length: 10) == nil)
+    }
+
     /// Runs the op-contract check on forged ops for an input of `offered` bytes.
     func check(_ ops: [(FilterOpType, Int64)], offered: Int = 10, injected: Int = 0, reply: Bool = false,
                result: FilterResult = FILTER_OK) throws {

@@ -119,6 +119,7 @@ struct CQLClassifier {
         while let token = lookahead {
             if inBatch && (isBatchStatementStart(token) || lexer.isKeyword(token, "apply")) { return nil }
             _ = take()
+            if lexer.isSymbol(token, UInt8(ascii: ";")) { return nil }
             if lexer.isKeyword(token, "from") {
                 guard let name = name() else { return nil }
                 let statement = CQLStatement(action: action, name: name)
