@@ -39,7 +39,11 @@ extension CassandraParser {
         // An error or another result kind means the PREPARE or USE did not take effect. (A client never has two
         // requests in flight on one stream: a request reusing an awaited stream closes the connection.)
         if prepared.isPending(stream: header.stream) { prepared.resolvePrepare(stream: header.stream, id: preparedID) }
-        if keyspaces.isUsePending(stream: header.stream) { keyspaces.resolveUse(stream: header.stream, switchedTo: keyspace) }
+        if keyspaces.isUsePending(stream: header.stream) {
+            let answer: KeyspaceTracker.Answer
+            if let keyspace { answer = .switched(keyspace) } else if header.opcode == Opcode.error { answer = .refused } else { answer = .unexpected }
+            keyspaces.resolveUse(stream: header.stream, answer)
+        }
         return true
     }
 }

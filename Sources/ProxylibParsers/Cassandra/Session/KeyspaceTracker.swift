@@ -42,21 +42,39 @@ struct KeyspaceTracker {
         for index in pending.indices where pending[index].stream == stream { pending[index].shared = true }
     }
 
-    /// An answer on `stream`: RESULT Set_keyspace naming `keyspace`, or (nil) anything else, which means the
-    /// USE failed — unless the stream was shared, when it may answer the other request: the USE then stays
-    /// in flight (its keyspace stays a candidate).
-    mutating func resolveUse(stream: Int16, switchedTo keyspace: UnsafeRawBufferPointer?) {
-        guard let index = pending.firstIndex(where: { $0.stream == stream && (keyspace != nil || !$0.shared) }) else {
+    /// How the server answered a USE.
+    enum Answer {
+        /// RESULT Set_keyspace, naming the keyspace it switched to.
+        case switched(UnsafeRawBufferPointer)
+        /// ERROR: the USE did not take effect.
+        case refused
+        /// Another RESULT (not what a server answers to USE): it may have taken effect, so its keyspace stays
+        /// possible.
+        case unexpected
+    }
+
+    /// An answer on `stream`. On a shared stream (see `pending`) only a Set_keyspace settles a USE: an error
+    /// may be the other request's, and the USE's keyspace stays a candidate.
+    mutating func resolveUse(stream: Int16, _ answer: Answer) {
+        let isSwitch: Bool
+        if case .switched = answer { isSwitch = true } else { isSwitch = false }
+        guard let index = pending.firstIndex(where: { $0.stream == stream && (isSwitch || !$0.shared) }) else {
             return
         }
-        pending.remove(at: index)
-        if let keyspace, !answered.contains(where: { $0.elementsEqual(keyspace) }) {
-            answered.append(Array(keyspace))
+        let entry = pending.remove(at: index)
+        switch answer {
+        case .switched(let keyspace): addAnswered(keyspace)
+        case .unexpected: entry.keyspace.withUnsafeBytes { addAnswered($0) }
+        case .refused: break
         }
         if pending.isEmpty && !answered.isEmpty {
             swap(&settled, &answered)
             answered.removeAll(keepingCapacity: true)
         }
+    }
+
+    private mutating func addAnswered(_ keyspace: UnsafeRawBufferPointer) {
+        if !answered.contains(where: { $0.elementsEqual(keyspace) }) { answered.append(Array(keyspace)) }
     }
 
     /// How many keyspaces an unqualified name may resolve to (0: no keyspace yet, the bare name).
