@@ -5,12 +5,13 @@
  *
  *   usage: alloc-bench [--python PATH] [path/to/libcilium.so] [iterations]
  *
- * The memcache checks (text, binary and meta; one request per call, and 64 pipelined) run under the policy of
- * bench/policy.txt, delivered over NPDS by bench/npds_serve.py (--python, default $PYTHON or .venv/bin/python;
- * run from the repository root): allowed and denied requests, and the server's reply to each allowed one through
- * the reply direction (bench/workloads.h), with logging off and with an access-log path whose collector (a
- * thread here) is drained every 256 requests, so that every entry is encoded and queued, not dropped at a full
- * queue. They count the calling thread's allocations inside OnData (the criterion: none) and every other thread's
+ * The conversation checks (the workloads of bench/workloads.h with the server's replies: memcache text, binary
+ * and meta; cassandra QUERY, EXECUTE of statements prepared first, and BATCH; one request per call, and 64
+ * pipelined) run under the policy of bench/policy.txt, delivered over NPDS by bench/npds_serve.py (--python,
+ * default $PYTHON or .venv/bin/python; run from the repository root): allowed and denied requests, and the
+ * server's reply to each allowed one through the reply direction, with logging off and with an access-log path
+ * whose collector (a thread here) is drained every 256 requests, so that every entry is encoded and queued, not
+ * dropped at a full queue. They count the calling thread's allocations inside OnData (the criterion: none) and every other thread's
  * meanwhile (the library's sender and NPDS threads: fewer than 1 per 100 requests, since the NPDS client's event
  * loops allocate now and then on their own), and check the bytes passed, dropped and injected.
  *
@@ -39,7 +40,7 @@ extern void *__libc_memalign(size_t, size_t);
 
 static atomic_long allocations;
 static atomic_long allocated_bytes;
-/* The calling thread's allocations inside OnData (the memcache checks set in_on_data around each call). */
+/* The calling thread's allocations inside OnData (the conversation checks set in_on_data around each call). */
 static _Thread_local long on_data_allocations, on_data_bytes;
 static _Thread_local int in_on_data;
 
@@ -138,59 +139,64 @@ static int run(uint64_t instance, uint64_t id, const struct simple_workload *w, 
   return allocs == 0 ? 0 : 1;
 }
 
-/* ---- memcache under a policy, with the server's replies ------------------------------------------------- */
+/* ---- request/reply conversations under a policy, with the server's replies -------------------------------- */
 
-/* One onIo payload of a memcache conversation: requests (client -> server) or replies (server -> client). */
-typedef struct mc_unit {
+/* One onIo payload of a conversation: requests (client -> server) or replies (server -> client). */
+typedef struct conv_unit {
   const uint8_t *bytes;
   size_t len;
   int reply;
-  size_t pass, drop, inject; /* the bytes the library must pass, drop, and inject towards the client */
-} mc_unit;
+  size_t pass, drop; /* the bytes the library must pass and drop */
+} conv_unit;
 
-typedef struct mc_traffic {
-  mc_unit units[MAX_CYCLE * 2];
-  int n_units, requests, entries; /* per pass; entries: one per request and one per reply */
-  uint8_t storage[8192];
-} mc_traffic;
+typedef struct conv_traffic {
+  conv_unit units[MAX_CYCLE * 2];
+  int n_units, requests, entries; /* per pass; entries: the access-log entries (request_entries) */
+  /* The denials the library must write towards the client over one pass. Where is protocol business: memcache
+     queues a denial behind the replies still due (injected from the reply direction when pipelined), cassandra
+     answers at once (stream ids match answers to requests), so only the pass's total is checked. */
+  size_t inject;
+  uint8_t storage[65536];
+} conv_traffic;
 
 /* The cycle of `w` as onIo payloads: each request then its reply, or (pipelined) 64 requests in one payload and
    the replies to them in another. */
-static void mc_build(const workload *w, int pipelined, mc_traffic *t) {
+static void conv_build(const workload *w, int pipelined, conv_traffic *t) {
   memset(t, 0, sizeof *t);
   int n = 0;
   while (n < MAX_CYCLE && w->cycle[n].bytes != NULL) n++;
   if (!pipelined) {
     for (int i = 0; i < n; i++) {
       const request *r = &w->cycle[i];
-      t->units[t->n_units++] = (mc_unit){(const uint8_t *)r->bytes, request_len(r), 0, r->allowed ? request_len(r) : 0,
-                                         r->allowed ? 0 : request_len(r), r->allowed ? 0 : w->denial_len};
+      t->units[t->n_units++] = (conv_unit){(const uint8_t *)r->bytes, request_len(r), 0,
+                                           r->allowed ? request_len(r) : 0, r->allowed ? 0 : request_len(r)};
       if (r->allowed && r->reply)
-        t->units[t->n_units++] = (mc_unit){(const uint8_t *)r->reply, reply_len(r), 1, reply_len(r), 0, 0};
+        t->units[t->n_units++] = (conv_unit){(const uint8_t *)r->reply, reply_len(r), 1, reply_len(r), 0};
+      if (!r->allowed) t->inject += w->denial_len;
       t->requests++;
-      t->entries += 1 + (r->allowed && r->reply);
+      t->entries += request_entries(r);
     }
     return;
   }
-  mc_unit requests = {t->storage, 0, 0, 0, 0, 0};
+  conv_unit requests = {t->storage, 0, 0, 0, 0};
   size_t at = 0;
   for (int i = 0; i < 64; i++) {
     const request *r = &w->cycle[i % n];
+    if (at + request_len(r) > sizeof t->storage) die("%s", "pipelined conversation too long");
     memcpy(t->storage + at, r->bytes, request_len(r));
     at += request_len(r);
     requests.len += request_len(r);
     if (r->allowed) requests.pass += request_len(r);
     else requests.drop += request_len(r);
+    if (!r->allowed) t->inject += w->denial_len;
     t->requests++;
-    t->entries += 1 + (r->allowed && r->reply);
+    t->entries += request_entries(r);
   }
-  mc_unit replies = {t->storage + at, 0, 1, 0, 0, 0};
+  conv_unit replies = {t->storage + at, 0, 1, 0, 0};
   for (int i = 0; i < 64; i++) {
     const request *r = &w->cycle[i % n];
-    if (!r->allowed) {
-      replies.inject += w->denial_len; /* queued behind earlier replies, injected in their place */
-      continue;
-    }
+    if (!r->allowed || r->reply == NULL) continue;
+    if (at + reply_len(r) > sizeof t->storage) die("%s", "pipelined conversation too long");
     memcpy(t->storage + at, r->reply, reply_len(r));
     at += reply_len(r);
     replies.len += reply_len(r);
@@ -201,10 +207,10 @@ static void mc_build(const workload *w, int pipelined, mc_traffic *t) {
   t->n_units = 2;
 }
 
-/* Feeds one payload to OnData until the library has passed or dropped all of it; checks the byte counts.
-   `elapsed` gets the time spent inside OnData. */
-static int mc_feed(uint64_t id, const mc_unit *u, GoSlice *orig, GoSlice *reply, double *elapsed, char *why,
-                   size_t why_len) {
+/* Feeds one payload to OnData until the library has passed or dropped all of it; checks the byte counts and
+   adds the bytes written towards the client to *injected. `elapsed` gets the time spent inside OnData. */
+static int conv_feed(uint64_t id, const conv_unit *u, GoSlice *orig, GoSlice *reply, double *elapsed,
+                     size_t *injected_total, char *why, size_t why_len) {
   FilterOp ops[16];
   size_t offset = 0, passed = 0, dropped = 0, injected = 0;
   int calls = 0;
@@ -242,18 +248,51 @@ static int mc_feed(uint64_t id, const mc_unit *u, GoSlice *orig, GoSlice *reply,
       return -1;
     }
   }
-  if (passed != u->pass || dropped != u->drop || injected != u->inject) {
-    snprintf(why, why_len, "%s payload of %zu bytes: passed %zu, dropped %zu, injected %zu; expected %zu, %zu, %zu",
-             u->reply ? "reply" : "request", u->len, passed, dropped, injected, u->pass, u->drop, u->inject);
+  *injected_total += injected;
+  if (passed != u->pass || dropped != u->drop) {
+    snprintf(why, why_len, "%s payload of %zu bytes: passed %zu, dropped %zu; expected %zu, %zu",
+             u->reply ? "reply" : "request", u->len, passed, dropped, u->pass, u->drop);
     return -1;
   }
   return 0;
 }
 
-/* `iterations` requests (rounded up to whole passes) of a memcache workload after a warm-up; with `col`, the
+/* One pass over the units; the denials written towards the client must add up to t->inject. */
+static int conv_pass(uint64_t id, const conv_traffic *t, GoSlice *orig, GoSlice *reply, double *elapsed, char *why,
+                     size_t why_len) {
+  size_t injected = 0;
+  for (int u = 0; u < t->n_units; u++)
+    if (conv_feed(id, &t->units[u], orig, reply, elapsed, &injected, why, why_len) != 0) return -1;
+  if (injected != t->inject) {
+    snprintf(why, why_len, "%zu bytes of denials written towards the client in a pass, expected %zu", injected,
+             t->inject);
+    return -1;
+  }
+  return 0;
+}
+
+/* The workload's setup exchange (cassandra's PREPAREs and their answers): every byte must pass. */
+static int conv_setup(uint64_t id, const workload *w, GoSlice *orig, GoSlice *reply, char *why, size_t why_len) {
+  double ignored = 0;
+  size_t injected = 0;
+  for (int i = 0; i < MAX_SETUP && w->setup[i].bytes != NULL; i++) {
+    const request *r = &w->setup[i];
+    conv_unit ask = {(const uint8_t *)r->bytes, request_len(r), 0, request_len(r), 0};
+    conv_unit answer = {(const uint8_t *)r->reply, reply_len(r), 1, reply_len(r), 0};
+    if (conv_feed(id, &ask, orig, reply, &ignored, &injected, why, why_len) != 0) return -1;
+    if (r->reply && conv_feed(id, &answer, orig, reply, &ignored, &injected, why, why_len) != 0) return -1;
+  }
+  if (injected) {
+    snprintf(why, why_len, "the setup exchange made the library answer the client (%zu bytes)", injected);
+    return -1;
+  }
+  return 0;
+}
+
+/* `iterations` requests (rounded up to whole passes) of a conversation workload after a warm-up; with `col`, the
    collector is drained every 256 requests (untimed) and must receive every entry. */
-static int run_memcache(uint64_t instance, uint64_t id, const workload *w, int pipelined, collector *col,
-                        long iterations) {
+static int run_conversation(uint64_t instance, uint64_t id, const workload *w, int pipelined, collector *col,
+                            long iterations) {
   static uint8_t orig_inject[1024], reply_inject[1024];
   GoSlice orig = {orig_inject, 0, sizeof orig_inject}, reply = {reply_inject, 0, sizeof reply_inject};
   char name[64], why[256] = "";
@@ -264,8 +303,13 @@ static int run_memcache(uint64_t instance, uint64_t id, const workload *w, int p
     printf("FAIL %s: OnNewConnection -> %d\n", name, (int)res);
     return 1;
   }
-  static mc_traffic t;
-  mc_build(w, pipelined, &t);
+  if (conv_setup(id, w, &orig, &reply, why, sizeof why) != 0) {
+    printf("FAIL %s: setup: %s\n", name, why);
+    close_connection(id);
+    return 1;
+  }
+  static conv_traffic t;
+  conv_build(w, pipelined, &t);
   long passes = (iterations + t.requests - 1) / t.requests;
   long warmup = passes / 10 + 2;
   long passes_per_drain = 256 / t.requests > 0 ? 256 / t.requests : 1;
@@ -281,8 +325,7 @@ static int run_memcache(uint64_t instance, uint64_t id, const workload *w, int p
       all_b0 = atomic_load(&allocated_bytes);
       elapsed = 0;
     }
-    for (int u = 0; u < t.n_units && !failed; u++)
-      if (mc_feed(id, &t.units[u], &orig, &reply, &elapsed, why, sizeof why) != 0) failed = 1;
+    if (conv_pass(id, &t, &orig, &reply, &elapsed, why, sizeof why) != 0) failed = 1;
     if (col && p >= warmup) {
       expected += t.entries;
       /* Drain (at most 2 s) so that the library's queue never fills: every entry is encoded and queued. */
@@ -305,7 +348,7 @@ static int run_memcache(uint64_t instance, uint64_t id, const workload *w, int p
      access-log sender); the NPDS client's event loops allocate now and then on their own timers, so a few are
      tolerated there (under 1 per 100 requests). */
   int ok = mine == 0 && others * 100 < requests && (!col || received == entries);
-  printf("%-38s %8.1f ns/request  %6.3f allocations/request  %8.1f bytes/request  other threads %ld (%ld B)%s  %s\n",
+  printf("%-46s %8.1f ns/request  %6.3f allocations/request  %8.1f bytes/request  other threads %ld (%ld B)%s  %s\n",
          name, elapsed / (double)requests, (double)mine / (double)requests, (double)mine_b / (double)requests, others,
          others_b, delivered, ok ? "ok" : mine || others ? "ALLOCATES" : "ENTRIES MISSING");
   return ok ? 0 : 1;
@@ -356,7 +399,7 @@ int main(int argc, char **argv) {
     checks++;
   }
 
-  /* memcache under bench/policy.txt (over NPDS), logging off and on. */
+  /* The request/reply conversations (memcache, cassandra) under bench/policy.txt (over NPDS), logging off and on. */
   static bench_services svc;
   services_start(&svc, python);
   const char *xds = svc.xds, *log_path = svc.log_path;
@@ -371,9 +414,9 @@ int main(int argc, char **argv) {
   uint64_t id = 5000;
   for (int logging = 0; logging <= 1; logging++)
     for (size_t w = 0; w < N_WORKLOADS; w++) {
-      if (strcmp(workloads[w].parser, "memcache") != 0) continue;
+      if (!workload_has_replies(&workloads[w])) continue;
       for (int pipelined = 0; pipelined <= 1; pipelined++) {
-        failures += run_memcache(logging ? logged : plain, id++, &workloads[w], pipelined,
+        failures += run_conversation(logging ? logged : plain, id++, &workloads[w], pipelined,
                                  logging ? &svc.col : NULL, iterations);
         checks++;
       }

@@ -4,17 +4,19 @@
  * filter logic), in one process, with a malloc interposer counting heap allocations.
  *
  *   usage: bench [--smoke] [--runs N] [--requests N] [--python PATH] [--json PATH] [--scan-only]
- *                [--threads-only [--threads-rows PREFIX]] [--workloads PREFIX] [--strict] [LIB | LIB=path]
+ *                [--threads-only [--threads-rows PREFIX]] [--workloads PREFIX] [--logging off|on]
+ *                [--shape whole|slices|pipelined] [--strict] [LIB | LIB=path]
  *
  * Before timing, a realistic allow-most policy (bench/policy.txt) is delivered over NPDS by bench/npds_serve.py
  * (the test suite's grpcio server) on a private unix socket; the driver waits for the library's ACK. Logging-on
  * runs open a second instance with `access-log-path` pointing at a SOCK_SEQPACKET collector drained by a thread
  * of this process.
  *
- * The workloads are in bench/workloads.h. Request/reply protocols (memcache) send the server's reply to each
- * allowed request through the reply direction after it (pipelined: all replies of the pipeline in one write),
- * timed with the request; every run checks the bytes that reach the server (exactly the allowed requests) and,
- * for those, the client (the replies and the library's denials).
+ * The workloads are in bench/workloads.h. Request/reply protocols (memcache, cassandra) send the server's reply
+ * to each allowed request through the reply direction after it (pipelined: all replies of the pipeline in one
+ * write), timed with the request; every run checks the bytes that reach the server (exactly the allowed
+ * requests) and, for those, the client (the replies and the library's denials). A workload's setup exchange
+ * (cassandra's PREPAREs and their answers) opens each of its connections, untimed.
  *
  * For every workload x delivery shape x logging off/on: ns/request and requests/s (median of the runs after a
  * warm-up), MB/s of request bytes offered, and heap allocations/bytes per request, counted three ways:
@@ -23,7 +25,9 @@
  *   other - on every other thread (the library's NPDS and access-log threads, the collector).
  * Plus OpenModule time, RSS after it, RSS with 10,000 open connections, and requests/s of 1 and 2 worker threads on
  * one instance, logging off and on. A table on stdout, JSON to --json (default bench/results.json). --smoke: one
- * short run of everything; --threads-only: only the worker-thread rows; --workloads PREFIX: only the table rows of
+ * short run of everything; --threads-only: only the worker-thread rows; --logging off|on: only the table rows of that
+ * logging setting (with `on`, also the collector-keeping-up figures); --shape: only the table rows of that shape
+ * (both: e.g. to point callgrind at one kind of row); --workloads PREFIX: only the table rows of
  * the workloads whose name starts with PREFIX. A row the library cannot run (the Go parser has no memcache meta
  * commands) is reported as n/a; --strict (the Makefile's choice for our library) makes that, or a reply or
  * denial missing at the client, a failure.
@@ -173,7 +177,8 @@ typedef struct traffic {
   size_t unit_len[MAX_UNITS];
   uint8_t unit_reply[MAX_UNITS]; /* 1: a reply-direction write */
   int requests_per_step;         /* requests delivered by one pass over all units */
-  int entries_per_step;          /* access-log entries they produce: one per request and one per reply */
+  int entries_per_step;          /* access-log entries they produce (request_entries: memcache logs each request
+                                    and reply, cassandra each statement of a request) */
   size_t bytes_per_step;         /* request bytes */
   size_t allowed_bytes_per_step; /* request bytes the server must receive */
   size_t client_bytes_per_step;  /* replies and denials the client must receive (workloads with replies) */
@@ -209,7 +214,7 @@ static void build_traffic(const workload *w, int shape, traffic *t) {
     for (int i = 0; i < n; i++) {
       const request *r = &w->cycle[i];
       t->requests_per_step++;
-      t->entries_per_step += 1 + (r->allowed && r->reply != NULL);
+      t->entries_per_step += request_entries(r);
       t->bytes_per_step += request_len(r);
       if (r->allowed) {
         t->allowed_bytes_per_step += request_len(r);
@@ -274,6 +279,33 @@ static long drive(dp_conn *conn, const traffic *t, long steps, dp_buf *to_server
   }
   if (to_client_bytes) *to_client_bytes += client;
   return forwarded;
+}
+
+/* The workload's setup exchange on a new connection (each request, then the server's reply): everything must
+   pass. Returns the access-log entries it produced, -1 on error (the reason in drive_error). */
+static long setup_connection(dp_conn *conn, const workload *w) {
+  dp_buf to_server, to_client;
+  dp_buf_init(&to_server);
+  dp_buf_init(&to_client);
+  long entries = 0;
+  for (int i = 0; i < MAX_SETUP && w->setup[i].bytes != NULL; i++) {
+    const request *r = &w->setup[i];
+    FilterResult res = dp_filter_on_data(conn, (const uint8_t *)r->bytes, request_len(r), 0, &to_server, &to_client);
+    if (res == FILTER_OK && r->reply != NULL)
+      res = dp_filter_on_write(conn, (const uint8_t *)r->reply, reply_len(r), 0, &to_client);
+    if (res != FILTER_OK || to_server.len != request_len(r) || to_client.len != reply_len(r)) {
+      snprintf(drive_error, sizeof drive_error, "setup exchange %d: %s, %zu of %zu bytes to the server, %zu of %zu back",
+               i + 1, dp_result_name(res), to_server.len, request_len(r), to_client.len, reply_len(r));
+      entries = -1;
+      break;
+    }
+    entries += request_entries(r);
+    dp_buf_truncate(&to_server, 0);
+    dp_buf_truncate(&to_client, 0);
+  }
+  dp_buf_free(&to_server);
+  dp_buf_free(&to_client);
+  return entries;
 }
 
 /*
@@ -373,6 +405,14 @@ static int case_begin(bench_ctx *ctx, uint64_t instance, const workload *w, int 
   c->steps_per_run = (ctx->requests_per_run + c->t.requests_per_step - 1) / c->t.requests_per_step;
   c->warm_steps = (ctx->warmup + c->t.requests_per_step - 1) / c->t.requests_per_step;
   if (c->warm_steps < 1) c->warm_steps = 1;
+  long setup_before = ctx->col ? atomic_load(&ctx->col->entries) : 0;
+  long setup_entries = setup_connection(c->conn, w);
+  if (setup_entries < 0) {
+    case_fail(c, drive_error);
+    return -1;
+  }
+  /* The setup's entries are not the row's: let them arrive first. */
+  if (ctx->col && setup_entries > 0) collector_settle_at(ctx->col, setup_before + setup_entries);
   long entries_before = ctx->col ? atomic_load(&ctx->col->entries) : 0;
   if (case_drive(c, c->warm_steps, "warm-up", NULL) != 0) return -1;
   if (ctx->col)
@@ -586,8 +626,11 @@ static void print_scan(const scan_figures *f) {
    1024-entry queue, the queue drained between bursts (untimed), so every entry is encoded and delivered. The
    logging rows of the main table run flat out, where most entries are dropped at the full queue. */
 #define LOGGED_BURST 256
+/* At most this many entries per burst (a cassandra BATCH logs 3 entries): a burst must fit the library's queue. */
+#define LOGGED_BURST_ENTRIES 512
 
 typedef struct logged_figures {
+  long burst;                /* requests per burst */
   double ns_per_request;     /* wall clock */
   double cpu_ns_per_request; /* CPU time of the calling thread: the datapath thread's own cost */
   double delivered;          /* entries the collector received / entries logged (a request and its reply: one each) */
@@ -610,10 +653,21 @@ static logged_figures time_logged_bursts(bench_ctx *ctx, uint64_t instance, coll
                   w->dst_addr, w->policy_name, &conn) != FILTER_OK)
     die("%s", "logged bursts: OnNewConnection failed");
   long steps_per_burst = LOGGED_BURST / t.requests_per_step;
+  if (steps_per_burst * t.entries_per_step > LOGGED_BURST_ENTRIES) steps_per_burst = LOGGED_BURST_ENTRIES / t.entries_per_step;
+  if (steps_per_burst < 1) steps_per_burst = 1;
+  logged_figures f = {0};
+  f.burst = steps_per_burst * t.requests_per_step;
+  long setup_before = atomic_load(&col->entries), setup_entries = setup_connection(conn, w);
+  if (setup_entries < 0) {
+    f.failed = 1;
+    snprintf(f.error, sizeof f.error, "%s", drive_error);
+    fprintf(stderr, "bench: %s: logging on, collector keeping up: %s\n", w->name, drive_error);
+  } else if (setup_entries > 0) {
+    collector_settle_at(col, setup_before + setup_entries);
+  }
   long expected = atomic_load(&col->entries), start = expected;
   long sent = 0;
   double timed = 0, cpu = 0;
-  logged_figures f = {0};
   for (long b = 0; b < bursts && !f.failed; b++) {
     double t0 = now_ns(), c0 = thread_cpu_ns();
     for (long r = 0; r < steps_per_burst && !f.failed; r++)
@@ -1029,7 +1083,7 @@ int main(int argc, char **argv) {
   const char *lib_path = "build/libcilium.so";
   const char *python = getenv("PYTHON") ? getenv("PYTHON") : ".venv/bin/python";
   const char *json_path = "bench/results.json";
-  int smoke = 0, runs = 5, scan_only = 0, threads_only = 0;
+  int smoke = 0, runs = 5, scan_only = 0, threads_only = 0, only_logging = -1, only_shape = -1;
   long requests_per_run = 200000, scan_rounds = 20000;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--smoke") == 0) smoke = 1;
@@ -1043,9 +1097,16 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--scan-rounds") == 0 && i + 1 < argc) scan_rounds = atol(argv[++i]);
     else if (strcmp(argv[i], "--workloads") == 0 && i + 1 < argc) only_workloads = argv[++i];
     else if (strcmp(argv[i], "--strict") == 0) strict = 1;
+    else if (strcmp(argv[i], "--logging") == 0 && i + 1 < argc && (strcmp(argv[i + 1], "off") == 0 || strcmp(argv[i + 1], "on") == 0))
+      only_logging = strcmp(argv[++i], "on") == 0;
+    else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc && (strcmp(argv[i + 1], "whole") == 0 ||
+             strcmp(argv[i + 1], "slices") == 0 || strcmp(argv[i + 1], "pipelined") == 0)) {
+      i++;
+      only_shape = argv[i][0] == 'w' ? SHAPE_WHOLE : argv[i][0] == 's' ? SHAPE_SPLIT3 : SHAPE_PIPELINED;
+    }
     else if (strncmp(argv[i], "LIB=", 4) == 0) lib_path = argv[i] + 4;
     else if (argv[i][0] != '-') lib_path = argv[i];
-    else die("unknown option %s (usage: bench [--smoke] [--runs N] [--requests N] [--python PATH] [--json PATH] [--scan-only] [--scan-rounds N] [--threads-only [--threads-rows PREFIX]] [--workloads PREFIX] [--strict] [LIB])", argv[i]);
+    else die("unknown option %s (usage: bench [--smoke] [--runs N] [--requests N] [--python PATH] [--json PATH] [--scan-only] [--scan-rounds N] [--threads-only [--threads-rows PREFIX]] [--workloads PREFIX] [--logging off|on] [--shape whole|slices|pipelined] [--strict] [LIB])", argv[i]);
   }
   if (runs < 1) runs = 1;
   if (requests_per_run < 1) requests_per_run = 1;
@@ -1102,12 +1163,13 @@ int main(int argc, char **argv) {
   static result results[MAX_RESULTS];
   int n_results = 0, failed = 0, unavailable = 0;
   for (int logging = 0; logging <= 1; logging++) {
+    if (only_logging >= 0 && logging != only_logging) continue;
     ctx.col = logging ? col : NULL;
     static bench_case cases[N_WORKLOADS * N_SHAPES];
     int n_cases = 0;
     for (size_t w = 0; w < N_WORKLOADS; w++)
       for (int s = 0; s < N_SHAPES; s++)
-        if (workload_selected(&workloads[w]))
+        if (workload_selected(&workloads[w]) && (only_shape < 0 || s == only_shape))
           case_begin(&ctx, logging ? logged_instance : instance, &workloads[w], s, logging, &cases[n_cases++]);
     for (int r = 0; r < ctx.runs; r++)
       for (int c = 0; c < n_cases; c++) case_run(&ctx, &cases[c], r);
@@ -1119,14 +1181,14 @@ int main(int argc, char **argv) {
   logged_figures logged_bursts[N_WORKLOADS];
   memset(logged_bursts, 0, sizeof logged_bursts);
   for (size_t w = 0; w < N_WORKLOADS; w++)
-    if (workload_selected(&workloads[w])) {
+    if (workload_selected(&workloads[w]) && only_logging != 0) {
       logged_bursts[w] = time_logged_bursts(&ctx, logged_instance, col, &workloads[w], smoke ? 2 : 200);
       if (logged_bursts[w].failed) unavailable++;
     }
 
-  /* The rest measures the library rather than a parser: only in a full run (no --workloads), with the line
+  /* The rest measures the library rather than a parser: only in a full run (no --workloads, --logging, --shape), with the line
      protocols' workloads. */
-  int full = only_workloads == NULL;
+  int full = only_workloads == NULL && only_logging < 0 && only_shape < 0;
   int opened = 0;
   long rss_before_conns = 0, rss_with_conns = 0;
   double conn_ns = 0;
@@ -1175,19 +1237,19 @@ int main(int argc, char **argv) {
          ctx.requests_per_run, ctx.warmup);
   printf("allocations (al) and bytes (B) per request: lib = inside OnData, path = C datapath (same thread), "
          "other = other threads;\nlogged = access-log entries the collector received / entries logged (a request and "
-         "its reply: one each);\nmemcache rows: each request followed by the server's reply (pipelined: the 64 "
+         "its reply: one each; cassandra: each statement of a request);\nmemcache and cassandra rows: each request followed by the server's reply (pipelined: the 64 "
          "replies in one write), both timed\n\n");
-  printf("%-15s %-13s %-4s %11s %10s %9s %9s %9s %9s %9s %9s %9s %7s\n", "workload", "shape", "log", "requests/s",
+  printf("%-17s %-13s %-4s %11s %10s %9s %9s %9s %9s %9s %9s %9s %7s\n", "workload", "shape", "log", "requests/s",
          "ns/req", "MB/s", "lib al", "lib B", "path al", "path B", "other al", "other B", "logged");
   for (int i = 0; i < n_results; i++) {
     result *r = &results[i];
     if (r->failed) {
-      printf("%-15s %-13s %-4s  n/a: %s\n", r->workload, r->shape, r->logging ? "on" : "off", r->error);
+      printf("%-17s %-13s %-4s  n/a: %s\n", r->workload, r->shape, r->logging ? "on" : "off", r->error);
       continue;
     }
     char logged[16] = "-";
     if (r->logging) snprintf(logged, sizeof logged, "%.1f%%", 100.0 * (double)r->log_entries / (double)r->expected_entries);
-    printf("%-15s %-13s %-4s %11.0f %10.1f %9.1f %9.3f %9.1f %9.3f %9.1f %9.3f %9.1f %7s\n", r->workload, r->shape,
+    printf("%-17s %-13s %-4s %11.0f %10.1f %9.1f %9.3f %9.1f %9.3f %9.1f %9.3f %9.1f %7s\n", r->workload, r->shape,
            r->logging ? "on" : "off", r->requests_per_s, r->ns_per_request, r->mb_per_s, r->lib_allocs,
            r->lib_bytes, r->path_allocs, r->path_bytes, r->other_allocs, r->other_bytes, logged);
   }
@@ -1220,12 +1282,12 @@ int main(int argc, char **argv) {
          "logging on <=1/request -> worst %g %s\n",
          worst_off, worst_off == 0 ? "MET" : "MISSED", worst_on, worst_on <= 1 ? "MET" : "MISSED");
   for (size_t w = 0; w < N_WORKLOADS; w++) {
-    if (!workload_selected(&workloads[w])) continue;
+    if (!workload_selected(&workloads[w]) || only_logging == 0) continue;
     if (logged_bursts[w].failed)
       printf("%s: logging on, collector keeping up: n/a: %s\n", workloads[w].name, logged_bursts[w].error);
     else
       printf("%s: logging on, collector keeping up (bursts of %d whole requests, drained between): %.1f ns/request "
-             "(%.1f ns of CPU on the calling thread), %.1f%% delivered\n", workloads[w].name, LOGGED_BURST,
+             "(%.1f ns of CPU on the calling thread), %.1f%% delivered\n", workloads[w].name, (int)logged_bursts[w].burst,
              logged_bursts[w].ns_per_request, logged_bursts[w].cpu_ns_per_request, 100.0 * logged_bursts[w].delivered);
   }
   if (full) {
@@ -1268,14 +1330,14 @@ int main(int argc, char **argv) {
   fprintf(j, "  \"logging_on_keeping_up\": [");
   const char *sep = "\n";
   for (size_t w = 0; w < N_WORKLOADS; w++) {
-    if (!workload_selected(&workloads[w])) continue;
+    if (!workload_selected(&workloads[w]) || only_logging == 0) continue;
     if (logged_bursts[w].failed)
       fprintf(j, "%s    {\"workload\": \"%s\", \"error\": \"%s\"}", sep, workloads[w].name, logged_bursts[w].error);
     else
-      fprintf(j, "%s    {\"workload\": \"%s\", \"ns_per_request\": %.2f, \"cpu_ns_per_request\": %.2f, "
-                 "\"delivered\": %.4f}",
-              sep, workloads[w].name, logged_bursts[w].ns_per_request, logged_bursts[w].cpu_ns_per_request,
-              logged_bursts[w].delivered);
+      fprintf(j, "%s    {\"workload\": \"%s\", \"burst\": %ld, \"ns_per_request\": %.2f, "
+                 "\"cpu_ns_per_request\": %.2f, \"delivered\": %.4f}",
+              sep, workloads[w].name, logged_bursts[w].burst, logged_bursts[w].ns_per_request,
+              logged_bursts[w].cpu_ns_per_request, logged_bursts[w].delivered);
     sep = ",\n";
   }
   fprintf(j, "\n  ],\n");

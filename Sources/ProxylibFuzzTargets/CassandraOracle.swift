@@ -41,20 +41,16 @@ struct CassandraOracle: RequestOracle {
          [[:]])
     }
 
-    /// Known parser divergences the oracle still lets through, each to be turned off once fixed (the
-    /// regression inputs under Tests/Fuzz/regressions/datapath-cassandra/ then check the fix):
-    /// `PROXYLIB_FUZZ_STRICT=1` in the environment turns them all off.
+    /// Parser divergences the oracle can let through while they are being fixed, each off by default (both
+    /// below are fixed; the regression inputs under Tests/Fuzz/regressions/datapath-cassandra/ check them).
     struct Tolerances {
-        static let strict = getenv("PROXYLIB_FUZZ_STRICT") != nil
-        /// The parser passes requests that consult no rule — USE (QUERY, PREPARE, EXECUTE of a prepared USE) and
-        /// a batch of no statements — even when the policy denies the remote everything (remote 9).
-        var ruleFreeRequestsFromDeniedRemote = !strict
-        /// The parser takes the first RESULT or ERROR on a stream as the answer to every USE and PREPARE in
-        /// flight there, and the last Set_keyspace answer as the connection's keyspace, so a stream id reused
-        /// while a USE or PREPARE is in flight, or USEs answered out of order, leave it in another keyspace than
-        /// the server's (or with another statement under a prepared id). Tolerated: the oracle stops following
+        /// Requests that consult no rule — USE (QUERY, PREPARE, EXECUTE of a prepared USE) and a batch of no
+        /// statements — passed even when the policy denies the remote everything (remote 9).
+        var ruleFreeRequestsFromDeniedRemote = false
+        /// The first RESULT or ERROR on a stream taken as the answer to every USE and PREPARE in flight there,
+        /// and the last Set_keyspace answer as the connection's keyspace. When on, the oracle stops following
         /// a connection at the first request that makes this possible.
-        var concurrentKeyspaceChanges = !strict
+        var concurrentKeyspaceChanges = false
     }
 
     var tolerances = Tolerances()
@@ -86,6 +82,9 @@ struct CassandraReplay {
 
     /// A malformed frame was seen and the connection did not fail at once: a later failure may be its.
     private var malformedSeen = false
+    /// Streams of the PREPAREs read in the current client write (passed or not: a write that fails forwards
+    /// nothing, yet the parser saw them).
+    private var preparesInThisWrite: Set<Int16> = []
 
     // Requests: the client's bytes and what reached the server.
     private var client: [UInt8] = []
@@ -229,6 +228,7 @@ struct CassandraReplay {
     private mutating func clientWrote(_ event: DatapathEvent) throws(FuzzViolation) {
         client += event.input
         forwarded += event.toServer
+        preparesInThisWrite.removeAll()
         var errorSeen = requestSegments
         var refusedAtHeader = false
         while true {
@@ -286,6 +286,7 @@ struct CassandraReplay {
             let frame = Array(client[clientAt..<(clientAt + head.total)])
             clientAt += head.total
             let judgement = judge(head, frame: frame, inSegment: false)
+            if head.opcode == CQLWire.opPrepare { preparesInThisWrite.insert(head.stream) }
             errorSeen = errorSeen || judgement.errorAllowed
             refusedAtHeader = false
             try decide(frame, head, judgement, event: event, segmented: false)
@@ -415,7 +416,9 @@ struct CassandraReplay {
         }
         for frame in frames {
             guard let head = Head(frame, at: 0) else { continue }
-            try decide(frame, head, judge(head, frame: frame, inSegment: true), event: event, segmented: true)
+            let judgement = judge(head, frame: frame, inSegment: true)
+            if head.opcode == CQLWire.opPrepare { preparesInThisWrite.insert(head.stream) }
+            try decide(frame, head, judgement, event: event, segmented: true)
         }
         return true
     }
@@ -504,6 +507,12 @@ struct CassandraReplay {
         var reader = CQLWire.Reader(body)
         let malformed = forbidden("a request whose body does not hold its fields", error: true, answer: .anyError)
         if head.flags & CQLWire.flagPayload != 0 && !reader.skipBytesMap() { return malformed }
+        // Two PREPAREs in flight on one stream: which statement an answer's id belongs to cannot be told, and
+        // the parser closes the connection.
+        if head.opcode == CQLWire.opPrepare,
+           (prepares[head.stream]?.due ?? 0) > 0 || preparesInThisWrite.contains(head.stream) {
+            return forbidden("a PREPARE on a stream whose PREPARE awaits its answer", error: true, answer: .anyError)
+        }
         switch head.opcode {
         case CQLWire.opQuery, CQLWire.opPrepare:
             guard let text = reader.longString() else { return malformed }

@@ -296,8 +296,9 @@ OUR_VECTORS = [
         request([query("INSERT INTO t (k) VALUES (1)", 4)], [passes(query("INSERT INTO t (k) VALUES (1)", 4)), MORE9],
                 logs=[allowed("insert", "db5.t")]),
     ]),
+    # Upstream passes USE from anyone; ours only where a control request would pass (never logged either way).
     Vector("use from a remote not allowed", INSERT_DB5, [
-        request([query("USE db5", 1)], [passes(query("USE db5", 1)), MORE9]),
+        request([query("USE db5", 1)], [drops(query("USE db5", 1)), MORE9], unauthorized(1)),
     ], src_id=7),
     # Pipelined allow and deny: each frame decided on its own, denials in order.
     Vector("pipelined allow and deny", PUBLIC, [

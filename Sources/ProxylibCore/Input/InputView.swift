@@ -81,7 +81,7 @@ public struct InputView {
     /// The bytes in view when they all lie in one segment (the common case: the datapath usually hands over
     /// one buffer slice), for the accessors' fast paths; nil when the view spans segments or is empty.
     @inline(__always)
-    var contiguousBytes: UnsafeRawBufferPointer? {
+    public var contiguousBytes: UnsafeRawBufferPointer? {
         guard count > 0, firstSegment < segmentCount, let headers = segmentHeaders else { return nil }
         let header = headers[firstSegment]
         guard Int(header.len) - firstOffset >= count, let base = header.data else { return nil }

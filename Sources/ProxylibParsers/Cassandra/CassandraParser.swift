@@ -39,13 +39,21 @@ public final class CassandraParser: ConnectionParser {
 
     public func onData(reply: Bool, endStream: Bool, input: InputView) -> ParserOp {
         let op = reply ? onReply(input) : onRequest(input)
-        releaseLargeScratch()
+        if input.count > Self.largeInput { releaseLargeScratch() }
         return op
+    }
+
+    /// Scratch space is only ever as large as the input it was filled from.
+    private static let largeInput = 1 << 20
+
+    /// `scratch`, or a fresh one when a decompressed frame made it large (its size is not bounded by the input).
+    static func keptScratch(_ scratch: [UInt8]) -> [UInt8] {
+        scratch.capacity > largeInput ? [] : scratch
     }
 
     /// Scratch space grown for one large frame is not kept for the life of the connection.
     private func releaseLargeScratch() {
-        let limit = 1 << 20
+        let limit = Self.largeInput
         if frameScratch.capacity > limit { frameScratch = [] }
         if bodyScratch.capacity > limit { bodyScratch = [] }
         if payloadScratch.capacity > limit { payloadScratch = [] }
@@ -130,7 +138,8 @@ public final class CassandraParser: ConnectionParser {
 
     /// Whether `header` answers a PREPARE or a USE the parser waits for.
     func isAwaited(_ header: FrameHeader) -> Bool {
-        guard header.opcode == Opcode.result || header.opcode == Opcode.error else { return false }
+        guard header.opcode == Opcode.result || header.opcode == Opcode.error,
+              prepared.hasPending || keyspaces.hasPendingUses else { return false }
         return prepared.isPending(stream: header.stream) || keyspaces.isUsePending(stream: header.stream)
     }
 }

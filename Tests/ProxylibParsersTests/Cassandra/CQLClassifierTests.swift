@@ -28,6 +28,9 @@ import Testing
         c("SELECT * FROM secret.t WHERE c = 'x from public.t'", ("select", "secret.t")),
         c("SELECT*FROM ks2.t", ("select", "ks2.t")),
         c("select*from\"Ks\".\"T\"where a=1", ("select", "Ks.T")),
+        c("SELECT * FROM ks . t", ("select", "ks.t")),
+        c("SELECT * FROM ks./**/t", ("select", "ks.t")),
+        c("SELECT * FROM Ks.t", ("select", "ks.t")),
         c("SELECT * FROM"),
         c("SELECT a FROM t WHERE b = 1 FROM u"),
         // Comments and literals hide keywords; they do not end the statement.
@@ -117,6 +120,10 @@ import Testing
                 if let name = statement.name {
                     let keyspace: [UInt8] = statement.action.tableKind == .table ? Array("ks".utf8) : []
                     keyspace.withUnsafeBytes { lexer.appendTableName(name, defaultKeyspace: $0, to: &table) }
+                    // The zero-copy spelling, where the query has one, is the same text.
+                    if name.isQualified || statement.action.tableKind == .keyspace, let spelled = lexer.canonicalSpelling(of: name) {
+                        #expect(Array(spelled) == table)
+                    }
                 }
                 statements.append((statement.action.nameString, String(decoding: table, as: UTF8.self)))
             }

@@ -117,6 +117,53 @@ import ProxylibTestSupport
         #expect(Self.send(connection, CQ.query("SELECT * FROM orders", stream: 4)).ops == Self.drops(select))
     }
 
+    /// Overlapping USEs: whichever the server ran last may be current, so once both are answered, both
+    /// keyspaces are checked; a later USE on its own settles it again.
+    @Test func overlappingUsesKeepEveryAnsweredKeyspace() throws {
+        let (_, connection) = try CQ.connect(CQ.table("^shop\\."))
+        _ = Self.send(connection, CQ.query("USE shop", stream: 1))
+        _ = Self.send(connection, CQ.query("USE secret", stream: 2))
+        _ = connection.onData(reply: true, segments: [CQ.setKeyspace("secret", stream: 2)])
+        _ = connection.onData(reply: true, segments: [CQ.setKeyspace("shop", stream: 1)])
+        let select = CQ.query("SELECT * FROM orders", stream: 3)
+        #expect(Self.send(connection, select).ops == Self.drops(select))
+        _ = Self.send(connection, CQ.query("USE shop", stream: 4))
+        _ = connection.onData(reply: true, segments: [CQ.setKeyspace("shop", stream: 4)])
+        let again = CQ.query("SELECT * FROM orders", stream: 5)
+        #expect(Self.send(connection, again).ops == Self.passes(again))
+    }
+
+    /// A request reusing the stream of an awaited USE (the protocol forbids it; upstream's UseQuery does it):
+    /// an error answer on that stream may be the other request's, so the USE stays a candidate until the
+    /// server confirms a keyspace. A second PREPARE on an awaited PREPARE's stream closes the connection.
+    @Test func reusedStreamsSettleNothingOnErrors() throws {
+        let (_, connection) = try CQ.connect(CQ.table("^shop\\."))
+        _ = Self.send(connection, CQ.query("USE shop", stream: 1))
+        _ = connection.onData(reply: true, segments: [CQ.setKeyspace("shop", stream: 1)])
+        _ = Self.send(connection, CQ.query("USE secret", stream: 2))
+        _ = Self.send(connection, CQ.query("SELECT * FROM shop.t", stream: 2))
+        _ = connection.onData(reply: true, segments: [CQ.serverError(stream: 2)])
+        let select = CQ.query("SELECT * FROM orders", stream: 3)
+        #expect(Self.send(connection, select).ops == Self.drops(select))
+        _ = connection.onData(reply: true, segments: [CQ.setKeyspace("shop", stream: 2)])
+        let again = CQ.query("SELECT * FROM orders", stream: 4)
+        #expect(Self.send(connection, again).ops == Self.passes(again))
+        let (_, other) = try CQ.connect([[:]])
+        _ = Self.send(other, CQ.prepare("SELECT * FROM ks.t", stream: 2))
+        #expect(Self.send(other, CQ.prepare("SELECT * FROM ks.u", stream: 2)).ops == [.error(.invalidFrameType)])
+    }
+
+    /// USE, and empty batches, pass only where a control request would: not for a peer denied everything.
+    @Test func aPeerDeniedEverythingCannotUse() throws {
+        let fixture = ParserFixture()
+        try fixture.install([portPolicy("cassandra", allow: [["query_table": "^ks\\."]], remotes: [7])])
+        let connection = fixture.connect("cassandra", sourceID: 1)
+        for frame in [CQ.query("USE ks", stream: 1), CQ.query("BEGIN BATCH APPLY BATCH", stream: 2),
+                      CQ.batch([], stream: 3), CQ.options(stream: 4)] {
+            #expect(Self.send(connection, frame).ops == Self.drops(frame))
+        }
+    }
+
     @Test func tooManyUsesInFlightAreDenied() throws {
         let (_, connection) = try CQ.connect([[:]])
         for stream in Int16(1)...Int16(KeyspaceTracker.maxPendingUses) {

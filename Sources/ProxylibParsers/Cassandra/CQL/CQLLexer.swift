@@ -34,9 +34,16 @@ struct CQLLexer {
 
     mutating func next() -> CQLToken? {
         guard !failed, skipSpaceAndComments() else { return nil }
-        guard position < text.count else { return nil }
+        guard position < text.count, let base = text.baseAddress else { return nil }
+        let count = text.count
         let start = position
-        let byte = text[position]
+        let byte = base.load(fromByteOffset: start, as: UInt8.self)
+        var end = start + 1
+        if Self.isLetter(byte) {
+            while end < count, Self.isWordByte(base.load(fromByteOffset: end, as: UInt8.self)) { end += 1 }
+            position = end
+            return CQLToken(kind: .word, start: start, end: end)
+        }
         switch byte {
         case UInt8(ascii: "'"):
             return quoted(UInt8(ascii: "'"), kind: .string, from: start)
@@ -44,19 +51,15 @@ struct CQLLexer {
             return quoted(UInt8(ascii: "\""), kind: .quotedIdentifier, from: start)
         case UInt8(ascii: "$") where peek(1) == UInt8(ascii: "$"):
             return dollarString(from: start)
-        case _ where Self.isLetter(byte):
-            position += 1
-            while position < text.count, Self.isWordByte(text[position]) { position += 1 }
-            return CQLToken(kind: .word, start: start, end: position)
         case _ where Self.isDigit(byte):
             // Numbers, UUIDs and blobs: letters, digits, '.', '-' and '+' (exponents) run together; they only
             // ever stand where a value goes, so their exact extent does not decide anything.
-            position += 1
-            while position < text.count, Self.isNumberByte(text[position]) { position += 1 }
-            return CQLToken(kind: .number, start: start, end: position)
+            while end < count, Self.isNumberByte(base.load(fromByteOffset: end, as: UInt8.self)) { end += 1 }
+            position = end
+            return CQLToken(kind: .number, start: start, end: end)
         default:
-            position += 1
-            return CQLToken(kind: .symbol, start: start, end: position)
+            position = end
+            return CQLToken(kind: .symbol, start: start, end: end)
         }
     }
 
@@ -90,8 +93,12 @@ struct CQLLexer {
     private mutating func skipSpaceAndComments() -> Bool {
         while position < text.count {
             let byte = text[position]
-            if byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == 0x0C {
+            if byte == 0x20 {
                 position += 1
+            } else if byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == 0x0C {
+                position += 1
+            } else if byte > UInt8(ascii: "/") {
+                return true
             } else if (byte == UInt8(ascii: "-") && peek(1) == UInt8(ascii: "-"))
                         || (byte == UInt8(ascii: "/") && peek(1) == UInt8(ascii: "/")) {
                 while position < text.count && text[position] != 0x0A { position += 1 }

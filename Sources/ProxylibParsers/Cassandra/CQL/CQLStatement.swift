@@ -41,6 +41,20 @@ extension CQLLexer {
         }
     }
 
+    /// The name's text as policies see it when the query already spells it that way — unquoted, lower case,
+    /// `keyspace.table` without spaces or comments around the dot — so it needs no copy; nil otherwise.
+    func canonicalSpelling(of name: CQLName) -> UnsafeRawBufferPointer? {
+        guard name.name.kind == .word, isLowercase(name.name) else { return nil }
+        guard let keyspace = name.keyspace else { return bytes(of: name.name) }
+        guard keyspace.kind == .word, keyspace.end + 1 == name.name.start, isLowercase(keyspace) else { return nil }
+        return bytes(of: CQLToken(kind: .word, start: keyspace.start, end: name.name.end))
+    }
+
+    private func isLowercase(_ token: CQLToken) -> Bool {
+        for byte in bytes(of: token) where byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { return false }
+        return true
+    }
+
     /// Appends `keyspace.table` for `name`, with `keyspace` standing in for a missing keyspace part (nothing
     /// when there is none: the bare table name).
     func appendTableName(_ name: CQLName, defaultKeyspace: UnsafeRawBufferPointer, to output: inout [UInt8]) {

@@ -7,7 +7,7 @@ extension CassandraParser {
         guard header.version < 5, let compression = framing.compression else { return false }
         var decompressed = bodyScratch
         bodyScratch = []
-        defer { bodyScratch = decompressed }
+        defer { bodyScratch = CassandraParser.keptScratch(decompressed) }
         guard CassandraDecompressor.decompressFrameBody(body, algorithm: compression, limit: FrameHeader.maxBodyLength,
                                                         into: &decompressed) else {
             return false
@@ -36,9 +36,14 @@ extension CassandraParser {
                 break
             }
         }
-        // Any other answer (an error, another result kind) means the PREPARE or USE did not take effect.
+        // An error or another result kind means the PREPARE or USE did not take effect. (A client never has two
+        // requests in flight on one stream: a request reusing an awaited stream closes the connection.)
         if prepared.isPending(stream: header.stream) { prepared.resolvePrepare(stream: header.stream, id: preparedID) }
-        if keyspaces.isUsePending(stream: header.stream) { keyspaces.resolveUse(stream: header.stream, switchedTo: keyspace) }
+        if keyspaces.isUsePending(stream: header.stream) {
+            let answer: KeyspaceTracker.Answer
+            if let keyspace { answer = .switched(keyspace) } else if header.opcode == Opcode.error { answer = .refused } else { answer = .unexpected }
+            keyspaces.resolveUse(stream: header.stream, answer)
+        }
         return true
     }
 }

@@ -18,6 +18,14 @@ extension CassandraParser {
         case Opcode.options, Opcode.register, Opcode.authResponse:
             return checkControl(header, inSegment: inSegment)
         case Opcode.query, Opcode.prepare, Opcode.execute, Opcode.batch:
+            // The answer to a PREPARE or USE is told by its stream. A client reusing that stream before the answer
+            // came (the protocol forbids it; upstream's tests do it) makes the answers ambiguous: a later error
+            // on it then settles nothing.
+            if prepared.isPending(stream: header.stream) {
+                guard header.opcode != Opcode.prepare else { return .malformed(.invalidFrameType) }
+                prepared.markShared(stream: header.stream)
+            }
+            if keyspaces.isUsePending(stream: header.stream) { keyspaces.markShared(stream: header.stream) }
             if !header.isCompressed {
                 return inspectStatementRequest(header, body: body, inSegment: inSegment)
             }
@@ -27,7 +35,7 @@ extension CassandraParser {
             }
             var decompressed = bodyScratch
             bodyScratch = []
-            defer { bodyScratch = decompressed }
+            defer { bodyScratch = CassandraParser.keptScratch(decompressed) }
             guard CassandraDecompressor.decompressFrameBody(body, algorithm: compression, limit: FrameHeader.maxBodyLength,
                                                             into: &decompressed) else {
                 return .malformed(.invalidFrameType)
@@ -78,16 +86,20 @@ extension CassandraParser {
         }
         switch kind {
         case .use(let token):
-            // Upstream never checks nor logs USE: the statements that follow are checked in its keyspace.
+            // Upstream never checks nor logs USE: the statements that follow are checked in its keyspace. It
+            // passes where a control request would: not for a peer the policy denies everything.
+            guard connection.matches(CassandraRequest.control) else { return deny(header, inSegment: inSegment) }
             tableScratch.removeAll(keepingCapacity: true)
             CQLLexer(text).appendIdentifier(token, to: &tableScratch)
             if isPrepare {
-                prepared.notePrepare(stream: header.stream, PreparedStatement(content: .use(keyspace: tableScratch)))
-                return .pass
+                return prepared.notePrepare(stream: header.stream, PreparedStatement(content: .use(keyspace: tableScratch)))
+                    ? .pass : .malformed(.invalidFrameType)
             }
             let noted = tableScratch.withUnsafeBytes { keyspaces.noteUse(stream: header.stream, keyspace: $0) }
             return noted ? .pass : deny(header, inSegment: inSegment)
-        case .statements:
+        case .statements(let count):
+            // An empty `BEGIN BATCH APPLY BATCH` is judged like a control request.
+            if count == 0 { allowed = connection.matches(CassandraRequest.control) }
             // A prepared statement keeps the keyspace of its PREPARE: with a USE in flight that is not known.
             if allowed && isPrepare && keyspace == nil && keyspaces.candidateCount > 1
                 && hasUnqualifiedTable(text) {
@@ -99,15 +111,18 @@ extension CassandraParser {
                 }
             }
             guard allowed else { return deny(header, inSegment: inSegment) }
-            if isPrepare { rememberPrepare(header.stream, text: text, keyspace: keyspace) }
+            if isPrepare && !rememberPrepare(header.stream, text: text, keyspace: keyspace) {
+                return .malformed(.invalidFrameType)
+            }
             return .pass
         case .unclassified:
             allowed = connection.matches(CassandraRequest(kind: .unclassified, action: .select, table: Self.empty))
             logUnclassified(text, allowed: allowed)
             guard allowed else { return deny(header, inSegment: inSegment) }
             if isPrepare {
-                prepared.notePrepare(stream: header.stream,
-                                     PreparedStatement(content: .unclassified(leadingWord: Self.leadingWord(text))))
+                let noted = prepared.notePrepare(stream: header.stream,
+                                                 PreparedStatement(content: .unclassified(leadingWord: Self.leadingWord(text))))
+                return noted ? .pass : .malformed(.invalidFrameType)
             }
             return .pass
         }
@@ -121,14 +136,14 @@ extension CassandraParser {
         return found
     }
 
-    private func rememberPrepare(_ stream: Int16, text: UnsafeRawBufferPointer, keyspace: UnsafeRawBufferPointer?) {
+    private func rememberPrepare(_ stream: Int16, text: UnsafeRawBufferPointer, keyspace: UnsafeRawBufferPointer?) -> Bool {
         var statements: [StoredStatement] = []
         _ = CQLClassifier.classify(text) { statement, lexer in
             withTableName(statement, lexer, keyspace: keyspace, candidate: keyspaces.candidateCount - 1) { table in
                 statements.append(StoredStatement(action: statement.action, table: Array(table)))
             }
         }
-        prepared.notePrepare(stream: stream, PreparedStatement(content: .statements(statements)))
+        return prepared.notePrepare(stream: stream, PreparedStatement(content: .statements(statements)))
     }
 
     // MARK: EXECUTE
@@ -136,6 +151,7 @@ extension CassandraParser {
     private func inspectExecute(_ header: FrameHeader, _ statement: PreparedStatement, inSegment: Bool) -> RequestVerdict {
         switch statement.content {
         case .use(let keyspace):
+            guard connection.matches(CassandraRequest.control) else { return deny(header, inSegment: inSegment) }
             let noted = keyspace.withUnsafeBytes { keyspaces.noteUse(stream: header.stream, keyspace: $0) }
             return noted ? .pass : deny(header, inSegment: inSegment)
         case .statements(let statements):
@@ -157,9 +173,12 @@ extension CassandraParser {
         guard case .keyspace(let keyspace) = BatchBody.walk(body, from: offset, version: header.version, { _ in true }) else {
             return .malformed(.invalidFrameType)
         }
+        // An empty batch is judged like a control request (nothing else decides it).
         var allowed = true
+        var statements = 0
         var unknownID: UnsafeRawBufferPointer?
         _ = BatchBody.walk(body, from: offset, version: header.version) { entry in
+            statements += 1
             switch entry {
             case .query(let text):
                 allowed = allowed && isAllowedInBatch(text, keyspace: keyspace)
@@ -177,6 +196,7 @@ extension CassandraParser {
             return true
         }
         if let unknownID { return unprepared(header, id: unknownID, inSegment: inSegment) }
+        if statements == 0 { allowed = connection.matches(CassandraRequest.control) }
         guard connection.logsAccess else { return allowed ? .pass : deny(header, inSegment: inSegment) }
         _ = BatchBody.walk(body, from: offset, version: header.version) { entry in
             switch entry {

@@ -28,6 +28,7 @@ extension CassandraParser {
         tableScratch.removeAll(keepingCapacity: true)
         guard let name = statement.name else { return tableScratch.withUnsafeBytes(body) }
         if statement.action.tableKind == .keyspace || name.isQualified {
+            if let spelled = lexer.canonicalSpelling(of: name) { return body(spelled) }
             lexer.appendTableName(name, defaultKeyspace: Self.empty, to: &tableScratch)
         } else if let keyspace {
             lexer.appendTableName(name, defaultKeyspace: keyspace, to: &tableScratch)
@@ -71,6 +72,7 @@ extension CassandraParser {
     }
 
     func logStored(_ stored: StoredStatement, allowed: Bool) {
+        guard connection.logsAccess else { return }
         stored.table.withUnsafeBytes { log(action: stored.action, table: $0, allowed: allowed) }
     }
 

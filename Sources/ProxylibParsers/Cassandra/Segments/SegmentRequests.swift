@@ -90,7 +90,7 @@ extension CassandraParser {
 
         var joined = spanScratch
         spanScratch = []
-        defer { spanScratch = joined }
+        defer { spanScratch = Self.keptScratch(joined) }
         joined.removeAll(keepingCapacity: true)
         var offset = 0
         while offset < end {

@@ -51,23 +51,37 @@ struct PreparedStatements {
     static let maxPending = 1024
     static let maxPrepared = 4096
 
-    private var pending: [Int16: PreparedStatement] = [:]
+    /// `shared`: another request was sent on the stream while the PREPARE waited (see `KeyspaceTracker`).
+    private var pending: [Int16: (statement: PreparedStatement, shared: Bool)] = [:]
     private var prepared: [PreparedID: PreparedStatement] = [:]
 
     var hasPending: Bool { !pending.isEmpty }
 
     func isPending(stream: Int16) -> Bool { pending[stream] != nil }
 
-    mutating func notePrepare(stream: Int16, _ statement: PreparedStatement) {
-        if pending.count >= Self.maxPending, pending[stream] == nil, let victim = pending.keys.first {
+    /// Records a PREPARE sent on `stream`; false when one already waits there (which answer is whose could
+    /// not be told).
+    mutating func notePrepare(stream: Int16, _ statement: PreparedStatement) -> Bool {
+        guard pending[stream] == nil else { return false }
+        if pending.count >= Self.maxPending, let victim = pending.keys.first {
             pending.removeValue(forKey: victim)
         }
-        pending[stream] = statement
+        pending[stream] = (statement, false)
+        return true
     }
 
-    /// The answer to the PREPARE on `stream`: its id (RESULT Prepared), or nil when it failed.
+    /// Another request goes out on `stream`.
+    mutating func markShared(stream: Int16) {
+        pending[stream]?.shared = true
+    }
+
+    /// An answer on `stream`: RESULT Prepared with its id, or (nil) anything else, which means the PREPARE
+    /// failed — unless the stream was shared, when the answer may be the other request's.
     mutating func resolvePrepare(stream: Int16, id: UnsafeRawBufferPointer?) {
-        guard let statement = pending.removeValue(forKey: stream), let id else { return }
+        guard let entry = pending[stream], id != nil || !entry.shared else { return }
+        pending.removeValue(forKey: stream)
+        let statement = entry.statement
+        guard let id else { return }
         let key = PreparedID(id)
         if prepared.count >= Self.maxPrepared, prepared[key] == nil, let victim = prepared.keys.first {
             prepared.removeValue(forKey: victim)
