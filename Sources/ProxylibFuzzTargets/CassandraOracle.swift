@@ -82,9 +82,12 @@ struct CassandraReplay {
 
     /// A malformed frame was seen and the connection did not fail at once: a later failure may be its.
     private var malformedSeen = false
-    /// Streams of the PREPAREs read in the current client write (passed or not: a write that fails forwards
-    /// nothing, yet the parser saw them).
-    private var preparesInThisWrite: Set<Int16> = []
+    /// Streams where a PREPARE reached the server and no RESULT or ERROR has come back since: another PREPARE
+    /// there must not pass (which answer is whose could not be told; the parser closes the connection).
+    private var unansweredPrepares: Set<Int16> = []
+    /// Streams where a PREPARE may have reached the server (a failed write's passes are not seen): another
+    /// PREPARE there may be refused.
+    private var preparedStreams: Set<Int16> = []
 
     // Requests: the client's bytes and what reached the server.
     private var client: [UInt8] = []
@@ -228,7 +231,6 @@ struct CassandraReplay {
     private mutating func clientWrote(_ event: DatapathEvent) throws(FuzzViolation) {
         client += event.input
         forwarded += event.toServer
-        preparesInThisWrite.removeAll()
         var errorSeen = requestSegments
         var refusedAtHeader = false
         while true {
@@ -286,7 +288,6 @@ struct CassandraReplay {
             let frame = Array(client[clientAt..<(clientAt + head.total)])
             clientAt += head.total
             let judgement = judge(head, frame: frame, inSegment: false)
-            if head.opcode == CQLWire.opPrepare { preparesInThisWrite.insert(head.stream) }
             errorSeen = errorSeen || judgement.errorAllowed
             refusedAtHeader = false
             try decide(frame, head, judgement, event: event, segmented: false)
@@ -344,7 +345,12 @@ struct CassandraReplay {
             }
             apply(judgement.onPass)
             inFlight[head.stream, default: 0] += 1
+            if head.opcode == CQLWire.opPrepare {
+                unansweredPrepares.insert(head.stream)
+                preparedStreams.insert(head.stream)
+            }
         } else {
+            if event.failed && head.opcode == CQLWire.opPrepare { preparedStreams.insert(head.stream) }
             note(Expected(version: head.version, stream: head.stream, answer: judgement.answer, segmented: segmented,
                           compressedFormat: compression == .lz4),
                  failed: event.failed)
@@ -416,9 +422,7 @@ struct CassandraReplay {
         }
         for frame in frames {
             guard let head = Head(frame, at: 0) else { continue }
-            let judgement = judge(head, frame: frame, inSegment: true)
-            if head.opcode == CQLWire.opPrepare { preparesInThisWrite.insert(head.stream) }
-            try decide(frame, head, judgement, event: event, segmented: true)
+            try decide(frame, head, judge(head, frame: frame, inSegment: true), event: event, segmented: true)
         }
         return true
     }
@@ -479,8 +483,13 @@ struct CassandraReplay {
             judgement = Judgement(onDecide: .startup(head.version, value.flatMap(CQLWire.compression(named:))))
         case CQLWire.opOptions, CQLWire.opRegister, CQLWire.opAuthResponse:
             judgement = Judgement()
+        case CQLWire.opPrepare where unansweredPrepares.contains(head.stream):
+            // Two PREPAREs in flight on one stream: which statement an answer's id belongs to could not be told;
+            // the parser closes the connection.
+            return forbidden("a PREPARE on a stream whose PREPARE awaits its answer", error: true, answer: .anyError)
         default:
             judgement = judgeStatement(head, body: body, inSegment: inSegment)
+            if head.opcode == CQLWire.opPrepare && preparedStreams.contains(head.stream) { judgement.errorAllowed = true }
         }
         if remote == 9 && !judgement.mustNotPass {
             judgement.mustNotPass = !judgement.ruleFree || !tolerances.ruleFreeRequestsFromDeniedRemote
@@ -507,12 +516,6 @@ struct CassandraReplay {
         var reader = CQLWire.Reader(body)
         let malformed = forbidden("a request whose body does not hold its fields", error: true, answer: .anyError)
         if head.flags & CQLWire.flagPayload != 0 && !reader.skipBytesMap() { return malformed }
-        // Two PREPAREs in flight on one stream: which statement an answer's id belongs to cannot be told, and
-        // the parser closes the connection.
-        if head.opcode == CQLWire.opPrepare,
-           (prepares[head.stream]?.due ?? 0) > 0 || preparesInThisWrite.contains(head.stream) {
-            return forbidden("a PREPARE on a stream whose PREPARE awaits its answer", error: true, answer: .anyError)
-        }
         switch head.opcode {
         case CQLWire.opQuery, CQLWire.opPrepare:
             guard let text = reader.longString() else { return malformed }
@@ -815,6 +818,7 @@ struct CassandraReplay {
         // With several requests in flight on the stream, which one this answers is not known.
         let ambiguous = inFlight[stream, default: 0] > 1
         answered(stream)
+        unansweredPrepares.remove(stream)
         func settle(_ names: [[UInt8]], replacing: Bool) {
             // An empty name is no keyspace.
             let names = names.filter { !$0.isEmpty }
