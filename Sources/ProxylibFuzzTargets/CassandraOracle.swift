@@ -154,6 +154,9 @@ struct CassandraReplay {
     struct Resolved {
         var action: OracleCQL.Action
         var tables: [[UInt8]]
+        /// An unqualified name while the connection can be in no keyspace: the server refuses it, so it is
+        /// harmless whatever it is called.
+        var refusedByServer = false
     }
 
     enum Answer: Equatable, CustomStringConvertible {
@@ -677,7 +680,7 @@ struct CassandraReplay {
         if let keyspace { return Resolved(action: statement.action, tables: [qualified(keyspace)]) }
         var candidates = settledKeyspaces
         for use in uses where !candidates.contains(use.keyspace) { candidates.append(use.keyspace) }
-        guard !candidates.isEmpty else { return Resolved(action: statement.action, tables: [statement.name]) }
+        guard !candidates.isEmpty else { return Resolved(action: statement.action, tables: [statement.name], refusedByServer: true) }
         return Resolved(action: statement.action, tables: candidates.map(qualified))
     }
 
@@ -685,6 +688,7 @@ struct CassandraReplay {
     func verdict(_ statements: [Resolved], uncertain: Bool, what: String) -> Judgement {
         let secret = Array("secret".utf8)
         func hasSecret(_ table: [UInt8]) -> Bool { OracleCQL.find(secret, in: table, from: 0) != nil }
+        let statements = statements.filter { !$0.refusedByServer }
         let denied = statements.first { $0.tables.contains(where: hasSecret) }
         switch remote {
         case 7:
@@ -804,7 +808,7 @@ struct CassandraReplay {
                 keyspace = value
             }
         }
-        resolve(stream: head.stream, preparedID: id, keyspace: keyspace)
+        resolve(stream: head.stream, preparedID: id, keyspace: keyspace, isError: head.opcode == CQLWire.opError)
         return compressed ? .readCompressed : .read
     }
 
@@ -813,7 +817,7 @@ struct CassandraReplay {
     /// An answer on `stream`: RESULT Prepared answers one of its PREPAREs, RESULT Set_keyspace one of its USEs;
     /// anything else (an ERROR, another result) the one request in flight there — with both kinds in flight it
     /// may be either, so the USE's keyspace stays possible.
-    private mutating func resolve(stream: Int16, preparedID: [UInt8]?, keyspace: [UInt8]?) {
+    private mutating func resolve(stream: Int16, preparedID: [UInt8]?, keyspace: [UInt8]?, isError: Bool) {
         let useIndex = uses.firstIndex { $0.stream == stream }
         // With several requests in flight on the stream, which one this answers is not known.
         let ambiguous = inFlight[stream, default: 0] > 1
@@ -839,9 +843,10 @@ struct CassandraReplay {
                 settle([keyspace, use.keyspace], replacing: false)
             }
         } else if let useIndex {
-            // A failed USE, or (ambiguous) the answer to another request: the USE may still take effect.
+            // A failed USE; or (ambiguous) the answer to another request, or a result of another kind (off the
+            // protocol): the USE may take effect.
             let use = uses.remove(at: useIndex)
-            if !use.exact || ambiguous { settle([use.keyspace], replacing: false) }
+            if !use.exact || ambiguous || !isError { settle([use.keyspace], replacing: false) }
         } else if !ambiguous, var entry = prepares[stream] {
             entry.due -= 1
             prepares[stream] = entry.due > 0 ? entry : nil
