@@ -82,8 +82,8 @@ struct CassandraReplay {
 
     /// A malformed frame was seen and the connection did not fail at once: a later failure may be its.
     private var malformedSeen = false
-    /// Streams of the PREPAREs read in the current client write (passed or not: a write that fails forwards
-    /// nothing, yet the parser saw them).
+    /// Streams of the PREPAREs in the current client write that the policy lets pass (a write that fails
+    /// forwards nothing, yet the parser saw them and waits for their answers).
     private var preparesInThisWrite: Set<Int16> = []
 
     // Requests: the client's bytes and what reached the server.
@@ -286,7 +286,7 @@ struct CassandraReplay {
             let frame = Array(client[clientAt..<(clientAt + head.total)])
             clientAt += head.total
             let judgement = judge(head, frame: frame, inSegment: false)
-            if head.opcode == CQLWire.opPrepare { preparesInThisWrite.insert(head.stream) }
+            if head.opcode == CQLWire.opPrepare && !judgement.mustNotPass { preparesInThisWrite.insert(head.stream) }
             errorSeen = errorSeen || judgement.errorAllowed
             refusedAtHeader = false
             try decide(frame, head, judgement, event: event, segmented: false)
@@ -417,7 +417,7 @@ struct CassandraReplay {
         for frame in frames {
             guard let head = Head(frame, at: 0) else { continue }
             let judgement = judge(head, frame: frame, inSegment: true)
-            if head.opcode == CQLWire.opPrepare { preparesInThisWrite.insert(head.stream) }
+            if head.opcode == CQLWire.opPrepare && !judgement.mustNotPass { preparesInThisWrite.insert(head.stream) }
             try decide(frame, head, judgement, event: event, segmented: true)
         }
         return true
