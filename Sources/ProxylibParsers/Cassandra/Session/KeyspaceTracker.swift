@@ -17,6 +17,8 @@ struct KeyspaceTracker {
     private var pending: [(stream: Int16, keyspace: [UInt8], shared: Bool)] = []
     /// Keyspaces confirmed while other USEs were in flight (any of them may have run last).
     private var answered: [[UInt8]] = []
+    /// A USE of this group was answered off-protocol: the keyspace from before may still be current.
+    private var groupUncertain = false
 
     init() {
         pending.reserveCapacity(Self.maxPendingUses)
@@ -64,10 +66,20 @@ struct KeyspaceTracker {
         let entry = pending.remove(at: index)
         switch answer {
         case .switched(let keyspace): addAnswered(keyspace)
-        case .unexpected: entry.keyspace.withUnsafeBytes { addAnswered($0) }
+        case .unexpected:
+            entry.keyspace.withUnsafeBytes { addAnswered($0) }
+            groupUncertain = true
         case .refused: break
         }
-        if pending.isEmpty && !answered.isEmpty {
+        guard pending.isEmpty else { return }
+        if groupUncertain {
+            // The keyspace from before stays possible; "no keyspace yet" is the empty name (the bare table).
+            for keyspace in settled.isEmpty ? [[]] : settled {
+                keyspace.withUnsafeBytes { addAnswered($0) }
+            }
+            groupUncertain = false
+        }
+        if !answered.isEmpty {
             swap(&settled, &answered)
             answered.removeAll(keepingCapacity: true)
         }
