@@ -29,9 +29,7 @@ struct KeyspaceTracker {
     /// Records a `USE` sent on `stream`; false when too many are in flight.
     mutating func noteUse(stream: Int16, keyspace: UnsafeRawBufferPointer) -> Bool {
         guard pending.count < Self.maxPendingUses else { return false }
-        let shared = isUsePending(stream: stream)
-        if shared { markShared(stream: stream) }
-        pending.append((stream, Array(keyspace), shared))
+        pending.append((stream, Array(keyspace), false))
         return true
     }
 
