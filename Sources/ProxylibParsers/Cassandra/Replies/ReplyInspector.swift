@@ -1,50 +1,63 @@
 extension CassandraParser {
-    /// Reads a whole reply frame that answers a PREPARE or a USE the parser waits for; false when the frame
-    /// does not hold what its header says.
-    func inspectReply(_ header: FrameHeader, frame: UnsafeRawBufferPointer) -> Bool {
+    /// Reads a whole reply frame that answers a PREPARE or a USE the parser waits for. An answer that does not
+    /// hold what it should (a body it cannot read) is passed like any reply — the client is the one to refuse it —
+    /// and settles the wait conservatively: the PREPARE learns no id, the USE's keyspace stays possible.
+    func inspectReply(_ header: FrameHeader, frame: UnsafeRawBufferPointer) {
         let body = UnsafeRawBufferPointer(rebasing: frame[FrameHeader.length...])
-        guard header.isCompressed else { return inspectReplyBody(header, body) }
-        guard header.version < 5, let compression = framing.compression else { return false }
+        guard header.isCompressed else { return settle(header, answer: readAnswer(header, body)) }
+        guard header.version < 5, let compression = framing.compression else { return settle(header, answer: .unreadable) }
         var decompressed = bodyScratch
         bodyScratch = []
         defer { bodyScratch = CassandraParser.keptScratch(decompressed) }
         guard CassandraDecompressor.decompressFrameBody(body, algorithm: compression, limit: FrameHeader.maxBodyLength,
                                                         into: &decompressed) else {
-            return false
+            return settle(header, answer: .unreadable)
         }
-        return decompressed.withUnsafeBytes { inspectReplyBody(header, $0) }
+        decompressed.withUnsafeBytes { settle(header, answer: readAnswer(header, $0)) }
     }
 
-    private func inspectReplyBody(_ header: FrameHeader, _ body: UnsafeRawBufferPointer) -> Bool {
+    private enum Answer {
+        case prepared(UnsafeRawBufferPointer)
+        case setKeyspace(UnsafeRawBufferPointer)
+        case error
+        case otherResult
+        case unreadable
+    }
+
+    private func readAnswer(_ header: FrameHeader, _ body: UnsafeRawBufferPointer) -> Answer {
         var reader = BodyReader(body)
         // Response flags put a tracing id, then warnings, then a custom payload before the message.
-        if header.flags & FrameHeader.Flags.tracing != 0 && !reader.skip(16) { return false }
-        if header.flags & FrameHeader.Flags.warning != 0 && !reader.skipStringList() { return false }
-        if header.flags & FrameHeader.Flags.customPayload != 0 && !reader.skipBytesMap() { return false }
-        var preparedID: UnsafeRawBufferPointer?
-        var keyspace: UnsafeRawBufferPointer?
-        if header.opcode == Opcode.result {
-            guard let kind = reader.int() else { return false }
-            switch kind {
-            case ResultKind.prepared:
-                guard let id = reader.shortBytes() else { return false }
-                preparedID = id
-            case ResultKind.setKeyspace:
-                guard let name = reader.string() else { return false }
-                keyspace = name
-            default:
-                break
+        if header.flags & FrameHeader.Flags.tracing != 0 && !reader.skip(16) { return .unreadable }
+        if header.flags & FrameHeader.Flags.warning != 0 && !reader.skipStringList() { return .unreadable }
+        if header.flags & FrameHeader.Flags.customPayload != 0 && !reader.skipBytesMap() { return .unreadable }
+        guard header.opcode == Opcode.result else { return .error }
+        guard let kind = reader.int() else { return .unreadable }
+        switch kind {
+        case ResultKind.prepared:
+            guard let id = reader.shortBytes() else { return .unreadable }
+            return .prepared(id)
+        case ResultKind.setKeyspace:
+            guard let name = reader.string() else { return .unreadable }
+            return .setKeyspace(name)
+        default:
+            return .otherResult
+        }
+    }
+
+    private func settle(_ header: FrameHeader, answer: Answer) {
+        if prepared.isPending(stream: header.stream) {
+            if case .prepared(let id) = answer {
+                prepared.resolvePrepare(stream: header.stream, id: id)
+            } else {
+                prepared.resolvePrepare(stream: header.stream, id: nil)
             }
         }
-        // An error or another result kind means the PREPARE or USE did not take effect. (A client never has two
-        // requests in flight on one stream: a request reusing an awaited stream closes the connection.)
-        if prepared.isPending(stream: header.stream) { prepared.resolvePrepare(stream: header.stream, id: preparedID) }
-        if keyspaces.isUsePending(stream: header.stream) {
-            let answer: KeyspaceTracker.Answer
-            if let keyspace { answer = .switched(keyspace) } else if header.opcode == Opcode.error { answer = .refused } else { answer = .unexpected }
-            keyspaces.resolveUse(stream: header.stream, answer)
+        guard keyspaces.isUsePending(stream: header.stream) else { return }
+        switch answer {
+        case .setKeyspace(let name): keyspaces.resolveUse(stream: header.stream, .switched(name))
+        case .error: keyspaces.resolveUse(stream: header.stream, .refused)
+        case .prepared, .otherResult, .unreadable: keyspaces.resolveUse(stream: header.stream, .unexpected)
         }
-        return true
     }
 }
 

@@ -19,31 +19,39 @@ extension CassandraParser {
             return checkControl(header, inSegment: inSegment)
         case Opcode.query, Opcode.prepare, Opcode.execute, Opcode.batch:
             // The answer to a PREPARE or USE is told by its stream. A client reusing that stream before the answer
-            // came (the protocol forbids it; upstream's tests do it) makes the answers ambiguous: a later error
-            // on it then settles nothing.
-            if prepared.isPending(stream: header.stream) {
-                guard header.opcode != Opcode.prepare else { return .malformed(.invalidFrameType) }
+            // came (the protocol forbids it; upstream's tests do it) makes the answers ambiguous once the request
+            // reaches the server: an error on the stream then settles nothing.
+            let awaitedPrepare = prepared.isPending(stream: header.stream)
+            let awaitedUse = keyspaces.isUsePending(stream: header.stream)
+            if awaitedPrepare && header.opcode == Opcode.prepare { return .malformed(.invalidFrameType) }
+            let verdict = inspectStatementFrame(header, body: body, inSegment: inSegment)
+            if verdict == .pass && (awaitedPrepare || awaitedUse) {
                 prepared.markShared(stream: header.stream)
+                keyspaces.markShared(stream: header.stream)
             }
-            if keyspaces.isUsePending(stream: header.stream) { keyspaces.markShared(stream: header.stream) }
-            if !header.isCompressed {
-                return inspectStatementRequest(header, body: body, inSegment: inSegment)
-            }
-            // In v5 compression belongs to segments; a frame flag there (or without negotiation) is an error.
-            guard !inSegment, header.version < 5, let compression = framing.compression else {
-                return .malformed(.invalidFrameType)
-            }
-            var decompressed = bodyScratch
-            bodyScratch = []
-            defer { bodyScratch = CassandraParser.keptScratch(decompressed) }
-            guard CassandraDecompressor.decompressFrameBody(body, algorithm: compression, limit: FrameHeader.maxBodyLength,
-                                                            into: &decompressed) else {
-                return .malformed(.invalidFrameType)
-            }
-            return decompressed.withUnsafeBytes { inspectStatementRequest(header, body: $0, inSegment: inSegment) }
+            return verdict
         default:
             return .malformed(.invalidFrameType)
         }
+    }
+
+    /// QUERY, PREPARE, EXECUTE or BATCH, decompressed first when compressed.
+    private func inspectStatementFrame(_ header: FrameHeader, body: UnsafeRawBufferPointer, inSegment: Bool) -> RequestVerdict {
+        if !header.isCompressed {
+            return inspectStatementRequest(header, body: body, inSegment: inSegment)
+        }
+        // In v5 compression belongs to segments; a frame flag there (or without negotiation) is an error.
+        guard !inSegment, header.version < 5, let compression = framing.compression else {
+            return .malformed(.invalidFrameType)
+        }
+        var decompressed = bodyScratch
+        bodyScratch = []
+        defer { bodyScratch = CassandraParser.keptScratch(decompressed) }
+        guard CassandraDecompressor.decompressFrameBody(body, algorithm: compression, limit: FrameHeader.maxBodyLength,
+                                                        into: &decompressed) else {
+            return .malformed(.invalidFrameType)
+        }
+        return decompressed.withUnsafeBytes { inspectStatementRequest(header, body: $0, inSegment: inSegment) }
     }
 
     private func checkControl(_ header: FrameHeader, inSegment: Bool) -> RequestVerdict {

@@ -29,8 +29,7 @@ extension CassandraParser {
                         return false
                     }
                     if isAwaited(frameHeader) {
-                        let frame = UnsafeRawBufferPointer(rebasing: rest[..<frameHeader.frameLength])
-                        guard inspectReply(frameHeader, frame: frame) else { return false }
+                        inspectReply(frameHeader, frame: UnsafeRawBufferPointer(rebasing: rest[..<frameHeader.frameLength]))
                     }
                     offset += frameHeader.frameLength
                 }

@@ -17,6 +17,8 @@ struct KeyspaceTracker {
     private var pending: [(stream: Int16, keyspace: [UInt8], shared: Bool)] = []
     /// Keyspaces confirmed while other USEs were in flight (any of them may have run last).
     private var answered: [[UInt8]] = []
+    /// A USE of this group was answered off-protocol: the keyspace from before may still be current.
+    private var groupUncertain = false
 
     init() {
         pending.reserveCapacity(Self.maxPendingUses)
@@ -27,9 +29,7 @@ struct KeyspaceTracker {
     /// Records a `USE` sent on `stream`; false when too many are in flight.
     mutating func noteUse(stream: Int16, keyspace: UnsafeRawBufferPointer) -> Bool {
         guard pending.count < Self.maxPendingUses else { return false }
-        let shared = isUsePending(stream: stream)
-        if shared { markShared(stream: stream) }
-        pending.append((stream, Array(keyspace), shared))
+        pending.append((stream, Array(keyspace), false))
         return true
     }
 
@@ -64,10 +64,20 @@ struct KeyspaceTracker {
         let entry = pending.remove(at: index)
         switch answer {
         case .switched(let keyspace): addAnswered(keyspace)
-        case .unexpected: entry.keyspace.withUnsafeBytes { addAnswered($0) }
+        case .unexpected:
+            entry.keyspace.withUnsafeBytes { addAnswered($0) }
+            groupUncertain = true
         case .refused: break
         }
-        if pending.isEmpty && !answered.isEmpty {
+        guard pending.isEmpty else { return }
+        if groupUncertain {
+            // The keyspace from before stays possible; "no keyspace yet" is the empty name (the bare table).
+            for keyspace in settled.isEmpty ? [[]] : settled {
+                keyspace.withUnsafeBytes { addAnswered($0) }
+            }
+            groupUncertain = false
+        }
+        if !answered.isEmpty {
             swap(&settled, &answered)
             answered.removeAll(keepingCapacity: true)
         }
