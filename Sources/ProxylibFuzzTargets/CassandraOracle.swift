@@ -762,9 +762,7 @@ struct CassandraReplay {
             switch readAnswer(head, frame) {
             case .read: break
             case .readCompressed: errorSeen = true
-            case .unreadable:
-                errorSeen = true
-                if !event.failed { lost = true }
+            case .unreadable: errorSeen = true
             }
         }
         if event.failed && !errorSeen && !malformedSeen {
@@ -782,34 +780,45 @@ struct CassandraReplay {
 
     enum AnswerRead { case read, readCompressed, unreadable }
 
-    /// Reads a RESULT or ERROR answering a pending PREPARE or USE (the parser may refuse a compressed one).
+    /// Reads a RESULT or ERROR answering a pending PREPARE or USE (the parser may refuse a compressed one). One
+    /// that does not hold its fields settles nothing for sure: a USE may have taken effect, a PREPARE's id is
+    /// not known (the client cannot read it either).
     private mutating func readAnswer(_ head: Head, _ frame: [UInt8]) -> AnswerRead {
-        var body = Array(frame[head.size...])
         let compressed = head.flags & CQLWire.flagCompressed != 0
-        if compressed {
-            guard head.version < 5, let algorithm = compression, let decompressed = CQLWire.decompressBody(body, algorithm) else {
-                return .unreadable
+        guard let (id, keyspace) = Self.answerContent(head, frame, compression) else {
+            resolve(stream: head.stream, preparedID: nil, keyspace: nil, isError: false)
+            return .unreadable
+        }
+        resolve(stream: head.stream, preparedID: id, keyspace: keyspace, isError: head.opcode == CQLWire.opError)
+        return compressed ? .readCompressed : .read
+    }
+
+    /// The prepared id of a RESULT Prepared, the keyspace of a RESULT Set_keyspace; nil when the body does not
+    /// hold its fields.
+    static func answerContent(_ head: Head, _ frame: [UInt8], _ compression: CQLWire.Compression?) -> ([UInt8]?, [UInt8]?)? {
+        var body = Array(frame[head.size...])
+        if head.flags & CQLWire.flagCompressed != 0 {
+            guard head.version < 5, let compression, let decompressed = CQLWire.decompressBody(body, compression) else {
+                return nil
             }
             body = decompressed
         }
         var reader = CQLWire.Reader(body)
-        if head.flags & CQLWire.flagTracing != 0 && !reader.skip(16) { return .unreadable }
-        if head.flags & CQLWire.flagWarning != 0 && !reader.skipStringList() { return .unreadable }
-        if head.flags & CQLWire.flagPayload != 0 && !reader.skipBytesMap() { return .unreadable }
-        var id: [UInt8]?
-        var keyspace: [UInt8]?
-        if head.opcode == CQLWire.opResult {
-            guard let kind = reader.int() else { return .unreadable }
-            if kind == 4 {
-                guard let value = reader.string() else { return .unreadable }
-                id = value
-            } else if kind == 3 {
-                guard let value = reader.string() else { return .unreadable }
-                keyspace = value
-            }
+        if head.flags & CQLWire.flagTracing != 0 && !reader.skip(16) { return nil }
+        if head.flags & CQLWire.flagWarning != 0 && !reader.skipStringList() { return nil }
+        if head.flags & CQLWire.flagPayload != 0 && !reader.skipBytesMap() { return nil }
+        guard head.opcode == CQLWire.opResult else { return (nil, nil) }
+        guard let kind = reader.int() else { return nil }
+        switch kind {
+        case 4:
+            guard let id = reader.string() else { return nil }
+            return (id, nil)
+        case 3:
+            guard let keyspace = reader.string() else { return nil }
+            return (nil, keyspace)
+        default:
+            return (nil, nil)
         }
-        resolve(stream: head.stream, preparedID: id, keyspace: keyspace, isError: head.opcode == CQLWire.opError)
-        return compressed ? .readCompressed : .read
     }
 
     func isAwaited(_ stream: Int16) -> Bool { prepares[stream] != nil || uses.contains { $0.stream == stream } }
@@ -904,7 +913,7 @@ struct CassandraReplay {
                 if !event.failed { lost = true }
                 return true
             }
-            if replyFrame(head, frame, failed: event.failed) == .unreadable && !event.failed { lost = true }
+            _ = replyFrame(head, frame, failed: event.failed)
         }
         return true
     }
