@@ -6,9 +6,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e_common"))
+from host_procs import free_port, wait_for  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HOST = os.environ.get("PROXYLIB_HOST", os.path.join(ROOT, ".build", "release", "proxylib-host"))
@@ -31,21 +33,6 @@ ALLOW_ALL = """\
   rules:
     l7proto: r2d2
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, what, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Process:
