@@ -32,6 +32,7 @@ public final class CassandraParser: ConnectionParser {
     var payloadScratch: [UInt8] = []
     var keptScratch: [UInt8] = []
     var spanScratch: [UInt8] = []
+    var compressedScratch: [UInt8] = []
 
     public init(connection: Connection) {
         self.connection = connection

@@ -17,7 +17,7 @@ extension CassandraParser {
             var payload = payloadScratch
             payloadScratch = []
             defer { payloadScratch = payload }
-            guard SegmentCodec.payloadIsIntact(input, header), Self.readPayload(input, at: 0, header, into: &payload) else {
+            guard SegmentCodec.payloadIsIntact(input, header), readPayload(input, header, into: &payload) else {
                 return .error(.invalidFrameType)
             }
             let intact = payload.withUnsafeBytes { payload in

@@ -18,7 +18,7 @@ extension CassandraParser {
             var payload = payloadScratch
             payloadScratch = []
             defer { payloadScratch = payload }
-            guard Self.readPayload(input, at: 0, header, into: &payload) else { return .error(.invalidFrameType) }
+            guard readPayload(input, header, into: &payload) else { return .error(.invalidFrameType) }
             return payload.withUnsafeBytes { decideSegment($0, segmentLength: header.totalLength) }
         }
     }
@@ -75,7 +75,7 @@ extension CassandraParser {
                 guard !header.isSelfContained else { return .error(.invalidFrameType) }
                 guard segment.count >= header.totalLength else { return .more(header.totalLength - segment.count) }
                 if end == 0 {
-                    guard SegmentCodec.payloadIsIntact(segment, header), Self.readPayload(segment, at: 0, header, into: &payload),
+                    guard SegmentCodec.payloadIsIntact(segment, header), readPayload(segment, header, into: &payload),
                           let frameHeader = payload.withUnsafeBytes({ FrameHeader($0) }),
                           frameHeader.bodyLength <= FrameHeader.maxBodyLength else {
                         return .error(.invalidFrameType)
@@ -96,7 +96,7 @@ extension CassandraParser {
         while offset < end {
             let segment = input.dropFirst(offset)
             guard case .header(let header) = SegmentCodec.parseHeader(segment, compressedFormat: framing.segmentsCompressed),
-                  SegmentCodec.payloadIsIntact(segment, header), Self.readPayload(segment, at: 0, header, into: &payload) else {
+                  SegmentCodec.payloadIsIntact(segment, header), readPayload(segment, header, into: &payload) else {
                 return .error(.invalidFrameType)
             }
             joined.append(contentsOf: payload)
@@ -116,17 +116,15 @@ extension CassandraParser {
         }
     }
 
-    /// The segment's payload, decompressed when it is compressed.
-    static func readPayload(_ input: InputView, at offset: Int, _ header: SegmentHeader, into payload: inout [UInt8]) -> Bool {
+    /// The segment's payload (at the front of `input`), decompressed when it is compressed. A compressed
+    /// payload is read in place when it lies in one input slice, else from a reused copy.
+    func readPayload(_ input: InputView, _ header: SegmentHeader, into payload: inout [UInt8]) -> Bool {
         guard header.uncompressedLength > 0 else {
-            return input.copyBytes(from: offset + header.headerLength, count: header.payloadLength, into: &payload)
+            return input.copyBytes(from: header.headerLength, count: header.payloadLength, into: &payload)
         }
-        var compressed: [UInt8] = []
-        guard input.copyBytes(from: offset + header.headerLength, count: header.payloadLength, into: &compressed) else {
-            return false
-        }
-        return compressed.withUnsafeBytes {
-            CassandraDecompressor.decompressLZ4Block($0, uncompressedLength: header.uncompressedLength, into: &payload)
-        }
+        return input.withContiguousBytes(from: header.headerLength, count: header.payloadLength,
+                                         scratch: &compressedScratch) { compressed in
+            CassandraDecompressor.decompressLZ4Block(compressed, uncompressedLength: header.uncompressedLength, into: &payload)
+        } ?? false
     }
 }
