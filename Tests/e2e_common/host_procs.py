@@ -121,8 +121,11 @@ class ProxyHost:
         return [line for line in self.process.err.splitlines() if VERDICT.search(line)]
 
     def entries(self):
-        """Access-log entries printed so far (dicts as in accesslog.proto)."""
-        return [json.loads(line) for line in self.process.out.splitlines() if line.startswith("{")]
+        """Access-log entries printed so far (dicts as in accesslog.proto). Only whole lines: the host may be in
+        the middle of writing the last one."""
+        out = self.process.out
+        whole = out[:out.rfind("\n") + 1]
+        return [json.loads(line) for line in whole.splitlines() if line.startswith("{")]
 
     def stop(self):
         self.process.stop()
