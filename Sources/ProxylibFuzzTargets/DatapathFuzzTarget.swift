@@ -45,6 +45,7 @@ public enum DatapathFuzzTarget {
         Profile(parser: "r2d2", oracle: R2D2Oracle(), hasPolicy: true),
         Profile(parser: "memcache", oracle: MemcacheOracle(), hasPolicy: true),
         Profile(parser: "cassandra", oracle: CassandraOracle(), hasPolicy: true),
+        Profile(parser: "kafka", oracle: KafkaOracle(), hasPolicy: true),
     ]
 
     public static let targets: [FuzzTarget] = profiles.map { profile in
