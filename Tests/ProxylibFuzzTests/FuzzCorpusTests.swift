@@ -163,7 +163,14 @@ import Testing
         #expect(throws: FuzzViolation.self) { try cassandra([.server(rows, toClient: Array(rows.dropLast()) + [0xFF])]) }
     }
 
-    func kafka(_ writes: [CassandraWrite], remote: UInt32 = 1) throws {
+    /// A kafka connection of forged writes: as for cassandra, and a server write whose OnData calls also wrote
+    /// a denial that waited for the response before it.
+    enum KafkaWrite {
+        case client([UInt8], forwarded: [UInt8], injected: [UInt8] = [], failed: Bool = false)
+        case server([UInt8], toClient: [UInt8], injected: [UInt8] = [])
+    }
+
+    func kafka(_ writes: [KafkaWrite], remote: UInt32 = 1) throws {
         var oracle = KafkaOracle()
         oracle.tolerances.metadataUnread = false
         let events = writes.map { write -> DatapathEvent in
@@ -171,9 +178,9 @@ import Testing
             case let .client(bytes, forwarded, injected, failed):
                 return DatapathEvent(source: .client, input: bytes, endStream: false, toServer: forwarded, toClient: injected,
                                      injectedToClient: injected, injectedToServer: [], failed: failed)
-            case let .server(bytes, delivered):
+            case let .server(bytes, delivered, injected):
                 return DatapathEvent(source: .server, input: bytes, endStream: false, toServer: [], toClient: delivered,
-                                     injectedToClient: [], injectedToServer: [], failed: false)
+                                     injectedToClient: injected, injectedToServer: [], failed: false)
             }
         }
         try oracle.checkConnection(ConnectionRecord(events: events, forwarded: [], written: []), remote: remote)
@@ -195,7 +202,8 @@ import Testing
         #expect(throws: Never.self) {
             // The denial waits for the answer owed before it.
             try kafka([.client(allowed + denied + silent, forwarded: allowed),
-                       .server(answer, toClient: answer + Self.produceDenial(2, "secret", [1]))])
+                       .server(answer, toClient: answer + Self.produceDenial(2, "secret", [1]),
+                               injected: Self.produceDenial(2, "secret", [1]))])
             try kafka([.client(denied, forwarded: [], injected: Self.produceDenial(2, "secret", [1]))])
             // The rules: the client-id rule, the version rule, the api-key rule, remote 7's topic.
             let billing = KS.produce(9, 4, client: "billing", topics: [("billing", [0])])
