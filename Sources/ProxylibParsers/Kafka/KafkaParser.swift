@@ -81,7 +81,8 @@ public final class KafkaParser: ConnectionParser {
                        errorCode: Self.invalidMessage)
             return .error(.invalidFrameType)
         }
-        let snapshot = topicIDs.snapshot
+        // The id map is loaded only for requests that name a topic by id (a load costs atomic operations).
+        let snapshot = facts.topics.contains(where: { $0.name.isNull }) ? topicIDs.snapshot : nil
         return withExtendedLifetime(snapshot) {
             let verdict = check(header, api: known ? api : nil, frame: frame, snapshot: snapshot)
             return settle(verdict, header: header, api: known ? api : nil, frame: frame)
@@ -95,13 +96,13 @@ public final class KafkaParser: ConnectionParser {
 
     /// Resolves every topic's name (ids through the instance's map) and asks the policy.
     private func check(_ header: KafkaRequestHeader, api: KafkaCompiledAPI?, frame: UnsafeRawBufferPointer,
-                       snapshot: KafkaTopicIDs.Snapshot) -> Verdict {
+                       snapshot: KafkaTopicIDs.Snapshot?) -> Verdict {
         topicNames.removeAll(keepingCapacity: true)
         var unknownID = false
         for topic in facts.topics {
             if !topic.name.isNull {
                 topicNames.append(topic.name.bytes(in: frame))
-            } else if let id = topic.id, let name = snapshot.names[id] {
+            } else if let id = topic.id, let name = snapshot?.names[id] {
                 topicNames.append(name.withUnsafeBytes { $0 })
             } else {
                 unknownID = true
