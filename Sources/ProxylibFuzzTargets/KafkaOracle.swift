@@ -72,7 +72,7 @@ struct KafkaOracle: RequestOracle {
     struct Tolerances {
         /// The parser does not read Metadata yet (its description lands later): it may fail on any Metadata
         /// request.
-        var metadataUnread = true
+        var metadataUnread = false
     }
 
     var tolerances = Tolerances()

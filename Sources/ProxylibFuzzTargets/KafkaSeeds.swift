@@ -95,13 +95,13 @@ enum KafkaSeeds {
 
     // MARK: Metadata (3)
 
-    /// `topics` nil: every topic (v1+); ids for v10+ (nil name: by id only).
+    /// `topics` nil: every topic (v1+); ids for v10+ (empty: the zero id; nil name: by id only).
     static func metadata(_ version: Int, _ correlation: Int, client: String? = "client",
                          topics: [(String?, [UInt8])]?) -> [UInt8] {
         let flexible = version >= 9
         var body = count(topics?.count, flexible)
         for (name, topicID) in topics ?? [] {
-            if version >= 10 { body += topicID }
+            if version >= 10 { body += topicID.isEmpty ? [UInt8](repeating: 0, count: 16) : topicID }
             body += string(name, flexible) + tags(flexible)
         }
         if version >= 4 { body += [1] }
@@ -227,7 +227,7 @@ enum KafkaSeeds {
                     c(metadata(9, 63, topics: [("allowed", []), ("catalog", [])])),
                     c(metadata(12, 64, topics: [("secret", [])]))]),
             // Topic ids: a Metadata v12 response maps ids to names; Produce v13 names topics by id only.
-            script([c(metadata(12, 70, topics: [("allowed", []), ("secret", [])])),
+            script([c(metadata(12, 70, topics: [("allowed", [])])),
                     s(metadataResponse(12, 70, topics: [("allowed", id(1)), ("secret", id(2))])),
                     c(produce13(71, topics: [(id(1), [0])])), s(produceResponse(9, 71, topics: [])),
                     c(produce13(72, topics: [(id(2), [0])])), c(produce13(73, topics: [(id(3), [0, 1])])),
