@@ -191,6 +191,18 @@ enum KafkaSeeds {
 
     // MARK: Scripts
 
+    /// Run once before the first input (`DatapathFuzzTarget.Profile.warmUp`): a Produce answered, a Produce
+    /// denied, a Metadata v12 answered.
+    static var warmUp: [[UInt8]] {
+        let allowed = [("allowed", [0])]
+        return [FuzzSeeds.script([
+            .clientBytes(produce(3, 1, topics: allowed)), .serverBytes(produceResponse(3, 1, topics: allowed)),
+            .clientBytes(produce(9, 2, topics: [("secret", [0])])),
+            .clientBytes(metadata(12, 3, topics: [("allowed", [])])),
+            .serverBytes(metadataResponse(12, 3, topics: [("allowed", id(9))])),
+        ])]
+    }
+
     static func scripts() -> [[UInt8]] {
         func script(setup: UInt8 = 0, _ steps: [Step]) -> [UInt8] { FuzzSeeds.script(setup: setup, steps) }
         func setup(remote: UInt8 = 0, ops: UInt8 = 0, inject: UInt8 = 0) -> UInt8 {
