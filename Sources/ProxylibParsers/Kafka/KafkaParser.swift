@@ -29,6 +29,8 @@ public final class KafkaParser: ConnectionParser {
     private var scratch: [UInt8] = []
     private var topicNames: [UnsafeRawBufferPointer] = []
     private var covered: [Bool] = []
+    /// The topic list of the access-log entry being written (capacity reused).
+    private var loggedTopicNames: [String] = []
 
     public init(connection: Connection) {
         self.connection = connection
@@ -227,8 +229,17 @@ public final class KafkaParser: ConnectionParser {
 
     /// The request's topics, each once, in request order; a topic named by an id we do not know is logged as
     /// that id.
+    ///
+    /// Built in `loggedTopicNames`, whose buffer is reused: the entry is encoded before `log` returns and lets
+    /// go of it, so a logged request costs no allocation for its topic list (names up to 15 bytes are stored in
+    /// their `String`s; longer ones still cost one each).
     private func loggedTopics() -> [String] {
-        var result: [String] = []
+        loggedTopicNames.removeAll(keepingCapacity: true)
+        appendLoggedTopics(to: &loggedTopicNames)
+        return loggedTopicNames
+    }
+
+    private func appendLoggedTopics(to result: inout [String]) {
         for (index, name) in topicNames.enumerated() {
             let text: String
             if name.baseAddress == nil && name.isEmpty, index < facts.topics.count, let id = facts.topics[index].id,
@@ -240,7 +251,6 @@ public final class KafkaParser: ConnectionParser {
             if result.count < 256 && result.contains(text) { continue }
             result.append(text)
         }
-        return result
     }
 
     private func releaseLargeScratch() {
