@@ -99,7 +99,7 @@ public final class KafkaParser: ConnectionParser {
     /// Resolves every topic's name (ids through the instance's map) and asks the policy.
     private func check(_ header: KafkaRequestHeader, api: KafkaCompiledAPI?, frame: UnsafeRawBufferPointer,
                        snapshot: KafkaTopicIDs.Snapshot?) -> Verdict {
-        topicNames.removeAll(keepingCapacity: true)
+        topicNames.clearKeepingCapacity()
         var unknownID = false
         for topic in facts.topics {
             if !topic.name.isNull {
@@ -112,8 +112,8 @@ public final class KafkaParser: ConnectionParser {
             }
         }
         if unknownID { return .denied(errorCode: Self.unknownTopicID) }
-        covered.removeAll(keepingCapacity: true)
-        covered.append(contentsOf: repeatElement(false, count: topicNames.count))
+        covered.clearKeepingCapacity()
+        for _ in 0..<topicNames.count { covered.append(false) }
         let allowed = topicNames.withUnsafeBufferPointer { names in
             covered.withUnsafeMutableBufferPointer { coverage in
                 connection.matches(KafkaRequest(
@@ -234,7 +234,7 @@ public final class KafkaParser: ConnectionParser {
     /// go of it, so a logged request costs no allocation for its topic list (names up to 15 bytes are stored in
     /// their `String`s; longer ones still cost one each).
     private func loggedTopics() -> [String] {
-        loggedTopicNames.removeAll(keepingCapacity: true)
+        loggedTopicNames.clearKeepingCapacity()
         appendLoggedTopics(to: &loggedTopicNames)
         return loggedTopicNames
     }

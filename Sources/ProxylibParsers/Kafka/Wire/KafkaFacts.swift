@@ -36,10 +36,10 @@ struct KafkaFacts {
     private var openResource: Int32 = -1
 
     mutating func reset() {
-        topics.removeAll(keepingCapacity: true)
-        partitions.removeAll(keepingCapacity: true)
-        groups.removeAll(keepingCapacity: true)
-        resources.removeAll(keepingCapacity: true)
+        topics.clearKeepingCapacity()
+        partitions.clearKeepingCapacity()
+        groups.clearKeepingCapacity()
+        resources.clearKeepingCapacity()
         acks = -1
         openTopic = nil
         openGroup = -1

@@ -71,7 +71,7 @@ struct KafkaResponseWriter {
                     writeFields(ops, from: index + 1, to: bodyEnd, scope: scopes[position], errorCode: errorCode,
                                 facts: facts, frame: frame)
                 }
-                scopes.removeLast(scopes.count - first)
+                scopes.truncate(to: first)
                 index = bodyEnd
             case .structure:
                 let bodyEnd = Int(op.end)
