@@ -422,3 +422,35 @@ def _partitions_of(item, version):
         elif f.is_array() and f.name in PARTITION_ARRAY_NAMES and value and f.array_of.type_str == "int32":
             parts.extend(value)
     return parts
+
+
+# ---- vectors through OnData and the datapath (the Cassandra suite's runner) -------------------------------------
+
+def kafka_connect(library, instance, conn_id, policy_name="1.1.1.1", src_id=1000, dst_id=2000):
+    result, conn = library.connect(instance, "kafka", conn_id, ingress=True, src_id=src_id, dst_id=dst_id,
+                                   src_addr="1.1.1.1:34567", dst_addr="10.0.0.2:80", policy_name=policy_name)
+    assert result == "OK", result
+    return conn
+
+
+def run_kafka_vector(library, npds, collector, instance, next_id, vector, src_id=1000, dst_id=2000, datapath=True):
+    """`vector` (cassandra_support.Vector whose steps log KLog entries) through OnData, then through the datapath,
+    each on a fresh connection; then the access log of both runs."""
+    from cassandra_support import install, run_datapath, run_on_data
+    runs = 2 if datapath else 1
+    install(npds, vector.policy)
+    conn = kafka_connect(library, instance, next_id(), vector.policy_name, src_id, dst_id)
+    try:
+        run_on_data(conn, vector, npds)
+    finally:
+        conn.close()
+    if datapath:
+        install(npds, vector.policy)
+        conn = kafka_connect(library, instance, next_id(), vector.policy_name, src_id, dst_id)
+        try:
+            run_datapath(conn, vector, npds)
+        finally:
+            conn.close()
+    if vector.logs:
+        collector.wait_for_count(runs * len(vector.logs))
+    check_kafka_entries(collector.settle(quiet=0.1), vector.logs * runs, vector.policy_name, src_id, dst_id)
