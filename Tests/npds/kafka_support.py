@@ -347,7 +347,12 @@ def request_has_topics(api_key, version):
 def decode_response(api_key, version, data):
     """Decodes a framed response with kafka-python: the size must be the frame's; the header is v0 for ApiVersions
     and non-flexible versions, v1 (correlation id + tagged fields) for flexible ones; then the body with the
-    response class of that key and version. Returns (correlation_id, header tags, body)."""
+    response class of that key and version. Returns (correlation_id, header, body).
+
+    Note for ApiVersions: kafka-python (like the Java client's fallback) reads an ApiVersions response whose
+    error_code is not 0 with the version-0 body (error_code, int32-counted api_keys), as brokers answer with
+    version 0 when they refuse the request's version; so a denial of ApiVersions must be a v0 body to decode here
+    (a v3 body, with its compact array, does not)."""
     from kafka.protocol.api_header import ResponseHeader
     import io
     assert len(data) >= 4, data.hex()

@@ -12,6 +12,11 @@ decoded with kafka-python's response class of the same key and version; server a
   (d) Produce acks=0: a denied one gets no answer at all; an allowed one does not hold back a later denial.
   (e) topics named only by id: unknown → UNKNOWN_TOPIC_ID (100); once a Metadata (v10+) answer has mapped the id,
       the name decides.
+
+kafka-python 3.0.12 has classes for 55 api keys (all client-facing ones; not the inter-broker keys 4-7 or the
+delegation-token, KRaft and share-group keys); each is parametrized over versions 0..max, 262 in all. It encodes
+versions below a schema's validVersions minimum too (it resets the minimum to 0 on purpose), so no version in
+that range lacks a class and none is skipped.
 """
 import itertools
 import os
