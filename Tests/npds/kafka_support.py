@@ -386,9 +386,18 @@ def walk_values(container, version):
             yield from walk_values(value, version)
 
 
+def _is_error_field(f):
+    return f.name.endswith("error_code") and f.type_str == "int16"
+
+
 def error_codes(message, version):
-    """Every int16 error_code of a message, depth first."""
-    return [v for f, v in walk_values(message, version) if f.name == "error_code" and f.type_str == "int16"]
+    """Every int16 error field of a message (error_code, partition_error_code, ...), depth first."""
+    return [v for f, v in walk_values(message, version) if _is_error_field(f)]
+
+
+def top_level_error_codes(message, version):
+    """The message's own error fields (not those of its topics, partitions, groups, ...)."""
+    return [getattr(message, f.name) for f in _fields_for(message._struct._fields, version) if _is_error_field(f)]
 
 
 def topic_entries(message, version):

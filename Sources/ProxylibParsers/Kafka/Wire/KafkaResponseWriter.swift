@@ -14,6 +14,7 @@ struct KafkaResponseWriter {
         var topic: Int = -1
         var partition: Int32 = -1
         var resource: Int32 = -1
+        var item: Int32 = -1
         /// Inside an element written for something of the request (a topic, partition, group, resource).
         var echoed = false
     }
@@ -82,15 +83,18 @@ struct KafkaResponseWriter {
         }
     }
 
-    /// Whether the response gets an element for something the request named (so its errors sit there).
+    /// Whether the response gets an element, with an error field, for a topic, group or resource the request
+    /// named (so the denial's errors sit there).
     private static func echoesEntries(_ ops: UnsafeBufferPointer<KafkaOp>, facts: borrowing KafkaFacts) -> Bool {
-        for op in ops {
+        for (index, op) in ops.enumerated() where op.kind == .structs {
+            let named: Bool
             switch op.role {
-            case .topics where facts.topics.contains(where: { $0.resource < 0 }): return true
-            case .groups where !facts.groups.isEmpty: return true
-            case .resources where !facts.resources.isEmpty: return true
-            default: continue
+            case .topics: named = facts.topics.contains(where: { $0.resource < 0 })
+            case .groups: named = !facts.groups.isEmpty
+            case .resources: named = !facts.resources.isEmpty
+            default: named = false
             }
+            if named && (index + 1..<Int(op.end)).contains(where: { ops[$0].role == .errorCode }) { return true }
         }
         return false
     }
@@ -130,6 +134,12 @@ struct KafkaResponseWriter {
             for index in facts.resources.indices {
                 var element = scope
                 element.resource = Int32(index)
+                result.append(element)
+            }
+        case .items:
+            for index in facts.items.indices {
+                var element = scope
+                element.item = Int32(index)
                 result.append(element)
             }
         default:
@@ -176,6 +186,8 @@ struct KafkaResponseWriter {
             echoed = facts.groups[Int(scope.group)].id
         case .resourceName where scope.resource >= 0:
             echoed = facts.resources[Int(scope.resource)].name
+        case .itemKey where scope.item >= 0:
+            echoed = facts.items[Int(scope.item)]
         default:
             break
         }
@@ -197,6 +209,9 @@ struct KafkaResponseWriter {
             let names = facts.topics.filter { $0.group == scope.group && $0.resource < 0 && !$0.name.isNull }
             appendLength(names.count, compact: op.compact, wide: true)
             for topic in names { appendString(topic.name.bytes(in: frame), compact: op.compact) }
+        case .items where op.element == .string:
+            appendLength(facts.items.count, compact: op.compact, wide: true)
+            for key in facts.items { appendString(key.bytes(in: frame), compact: op.compact) }
         default:
             appendLength(0, compact: op.compact, wide: true)
         }
