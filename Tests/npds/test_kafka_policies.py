@@ -237,9 +237,11 @@ SEMANTICS = [
      [pv3(["EF"]), pv3(["EF", "EF"]), pv3(["EF", "GH"])], [True, True, False]),
     ("rule without topic allows any topics", [kafka_rule(api_keys=[0])],
      [pv3(["EF", "GH"]), pv3(["anything"])], [True, True]),
-    ("topic rule vs metadata naming no topic", [kafka_rule(topic="EF")],
+    # A null list asks about every topic: a topic rule does not allow it. An empty list (v1+) asks for the
+    # brokers only — how clients bootstrap — and names no topic: matched like a request without topics.
+    ("topic rule vs metadata for all topics or for none", [kafka_rule(topic="EF")],
      [metadata_v1(3, "ABC", ["EF"]), metadata_v1(3, "ABC", None), metadata_v1(3, "ABC", []),
-      metadata_v1(3, "ABC", ["EF", "GH"])], [True, False, False, False]),
+      metadata_v1(3, "ABC", ["EF", "GH"])], [True, False, True, False]),
     ("rule without topic allows metadata for all topics", [kafka_rule(api_keys=[3])],
      [metadata_v1(3, "ABC", None), metadata_v1(3, "ABC", []), pv3(["EF"])], [True, True, False]),
     ("request without topics is matched on key, version, client only", [kafka_rule(topic="EF")],

@@ -117,19 +117,21 @@ public final class KafkaParser: ConnectionParser {
                 connection.matches(KafkaRequest(
                     apiKey: header.apiKey, apiVersion: header.apiVersion,
                     clientID: header.clientID.isNull ? nil : header.clientID.bytes(in: frame),
-                    namesTopics: namesTopics(api, header.apiVersion),
+                    namesTopics: namesTopics(api, header),
                     topics: names, covered: coverage))
             }
         }
         return allowed ? .allowed : .denied(errorCode: Self.topicAuthorizationFailed)
     }
 
-    /// Whether a topic rule applies: the request's type names topics — for the config apis, only when a
-    /// resource is a topic (broker and other resources are matched like requests without topics, as every
-    /// non-topic request is).
-    private func namesTopics(_ api: KafkaCompiledAPI?, _ version: Int16) -> Bool {
-        guard let api, api.namesTopics(version) else { return false }
-        return !api.isResourceBased(version) || !facts.topics.isEmpty
+    /// Whether a topic rule applies: the request names topics, or asks about all of them (a null topic list;
+    /// in Metadata v0, an empty one). A request of a topic type that names none — a Metadata request for the
+    /// brokers only, which clients bootstrap with; an incremental Fetch with nothing to change; a config
+    /// request about a broker — reveals no topic and is matched like a request without topics.
+    private func namesTopics(_ api: KafkaCompiledAPI?, _ header: KafkaRequestHeader) -> Bool {
+        guard let api, api.namesTopics(header.apiVersion) else { return false }
+        if !facts.topics.isEmpty || facts.namesAllTopics { return true }
+        return header.apiKey == KafkaAPIKey.metadata && header.apiVersion == 0
     }
 
     private func settle(_ verdict: Verdict, header: KafkaRequestHeader, api: KafkaCompiledAPI?,

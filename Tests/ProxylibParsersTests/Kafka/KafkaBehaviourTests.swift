@@ -138,11 +138,26 @@ import ProxylibTestSupport
         }
     }
 
-    @Test func topicRulesDoNotAllowTopicRequestsThatNameNoTopic() throws {
+    @Test func topicRulesApplyToRequestsForAllTopicsNotToThoseNamingNone() throws {
+        // Metadata v1 for all topics (a null list), v0 for all topics (an empty list, v0's spelling of "all"),
+        // v1 for the brokers only (an empty list: how clients bootstrap), and a Produce naming no topic.
+        let cases: [([UInt8], Bool)] = [
+            (KF.request(key: 3, version: 1, correlation: 1, body: KF.int32(-1)), false),
+            (KF.request(key: 3, version: 0, correlation: 1, body: KF.int32(0)), false),
+            (KF.request(key: 3, version: 1, correlation: 1, body: KF.int32(0)), true),
+            (KF.produceV3(correlation: 1, topics: []), true),
+        ]
+        for (frame, allowed) in cases {
+            let fixture = ParserFixture()
+            try fixture.install([KF.policy([KF.rule(topic: "a")])])
+            let ops = connect(fixture).onData(segments: [frame]).ops
+            #expect(ops == [allowed ? .pass(frame.count) : .drop(frame.count)], "\(frame)")
+        }
+        // With a rule about something else, a request naming no topic is still held to that rule.
         let fixture = ParserFixture()
-        try fixture.install([KF.policy([KF.rule(topic: "a")])])
-        let empty = KF.produceV3(correlation: 1, topics: [])
-        #expect(connect(fixture).onData(segments: [empty]).ops == [.drop(empty.count)])
+        try fixture.install([KF.policy([KF.rule(keys: [0], topic: "a")])])
+        let brokersOnly = KF.request(key: 3, version: 1, correlation: 1, body: KF.int32(0))
+        #expect(connect(fixture).onData(segments: [brokersOnly]).ops == [.drop(brokersOnly.count)])
     }
 
     @Test func requestsWithoutTopicsMatchOnKeyVersionAndClient() throws {

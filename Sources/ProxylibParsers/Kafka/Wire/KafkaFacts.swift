@@ -31,6 +31,8 @@ struct KafkaFacts {
     /// The keys of the request's items (null where an item has none).
     var items: [KafkaRange] = []
     var acks: Int16 = -1
+    /// A topic list was null: the request is about every topic (Metadata, OffsetFetch, DescribeLogDirs, …).
+    var namesAllTopics = false
 
     /// The topic being read (inside an element of a `topics` array).
     private var openTopic: Int?
@@ -44,6 +46,7 @@ struct KafkaFacts {
         resources.removeAll(keepingCapacity: true)
         items.removeAll(keepingCapacity: true)
         acks = -1
+        namesAllTopics = false
         openTopic = nil
         openGroup = -1
         openResource = -1

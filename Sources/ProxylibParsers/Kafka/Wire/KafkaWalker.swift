@@ -40,6 +40,7 @@ struct KafkaWalker {
             case .structs:
                 guard let count = reader.readLength(compact: op.compact, wide: true) else { return false }
                 guard count <= reader.remaining else { return false }
+                if count < 0 && op.role == .topics { facts.namesAllTopics = true }
                 let bodyEnd = Int(op.end)
                 if count > 0 {
                     for _ in 0..<count {
@@ -70,6 +71,7 @@ struct KafkaWalker {
 
     private static func readArray(_ op: KafkaOp, reader: inout KafkaReader, facts: inout KafkaFacts) -> Bool {
         guard let count = reader.readLength(compact: op.compact, wide: true) else { return false }
+        if count < 0 && op.role == .topicName { facts.namesAllTopics = true }
         guard count > 0 else { return true }
         switch op.element {
         case .fixed:
