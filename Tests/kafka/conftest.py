@@ -187,7 +187,3 @@ def clients(unique):
     for client in made:
         client.close(timeout=1) if isinstance(client, KafkaProducer) else client.close()
 
-
-def pytest_configure(config):
-    # kafka-python 3.0.12 loads its schemas with importlib.resources' legacy functions.
-    config.addinivalue_line("filterwarnings", r"ignore:.*is deprecated\. Use files\(\) instead:DeprecationWarning")
