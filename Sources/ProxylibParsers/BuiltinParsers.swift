@@ -15,6 +15,8 @@ public enum BuiltinParsers {
         registry.register(ruleParser: MemcacheParser.name, MemcacheRule.ruleParser)
         registry.register(parser: CassandraParser.name, ParserFactoryFor<CassandraParser>())
         registry.register(ruleParser: CassandraParser.name, CassandraRule.ruleParser)
+        registry.register(parser: KafkaParser.name, ParserFactoryFor<KafkaParser>())
+        registry.register(ruleParser: KafkaParser.name, KafkaRule.ruleParser)
         return registry
     }()
 }

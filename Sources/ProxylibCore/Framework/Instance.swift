@@ -17,6 +17,8 @@ public final class Instance: Sendable {
     private let policyGeneration = Atomic<UInt64>(0)
     /// Serializes policy updates (each compiles against the map it replaces); readers never take it.
     private let updateLock = Mutex<Void>(())
+    /// State a parser shares between the connections of this instance (`sharedState(_:make:)`).
+    private let parserStates = Mutex<[String: any Sendable & AnyObject]>([:])
 
     public init(id: UInt64, params: ModuleParams, registry: ParserRegistry, accessLog: (any AccessLogSink)? = nil) {
         self.id = id
@@ -42,6 +44,17 @@ public final class Instance: Sendable {
 
     /// The generation of the policy in force; changes whenever a new snapshot is published.
     public var policyGenerationNow: UInt64 { policyGeneration.load(ordering: .acquiring) }
+
+    /// The object a parser shares between all connections of this instance under `key`, made on first use.
+    /// Meant for a connection's setup (it takes a lock), not for every request: keep the returned reference.
+    public func sharedState<State: AnyObject & Sendable>(_ key: String, make: () -> State) -> State {
+        parserStates.withLock { states in
+            if let existing = states[key] as? State { return existing }
+            let made = make()
+            states[key] = made
+            return made
+        }
+    }
 
     /// Whether the policy allows `request` (an L7 parser's request value).
     public func policyMatches<Request>(policyName: String, ingress: Bool, port: UInt32, remoteID: UInt32,

@@ -1,0 +1,248 @@
+import ProxylibCore
+
+/// `kafka`: Kafka's binary protocol, every request version current clients send (flexible versions too).
+///
+/// Requests are read whole (size prefix, header, body walked by the compiled description of their api key and
+/// version, `KafkaAPIs`), their topics checked against `kafka_rules`. An allowed request passes untouched; a
+/// denied one is dropped and answered with its own response type carrying TOPIC_AUTHORIZATION_FAILED, written
+/// in the client's response order (`KafkaPendingResponses`). Responses pass on their header; Metadata responses
+/// that carry topic ids are read whole so the instance learns each id's name (`KafkaTopicIDs`).
+///
+///     l7proto: kafka
+///     kafka_rules: [{topic: orders}, {api_keys: [18, 3], client_id: billing}]
+public final class KafkaParser: ConnectionParser {
+    public static let name = "kafka"
+
+    /// The largest frame read: Kafka's own default request limit (socket.request.max.bytes).
+    static let maxFrame = 100 << 20
+    static let topicAuthorizationFailed: Int16 = 29
+    static let unknownTopicID: Int16 = 100
+    static let invalidMessage: Int16 = 2
+    static let unsupportedVersion: Int16 = 35
+
+    private let connection: Connection
+    private let topicIDs: KafkaTopicIDs
+    private var pending = KafkaPendingResponses()
+    private var facts = KafkaFacts()
+    private var writer = KafkaResponseWriter()
+    /// A frame that spans input segments, joined; capacity reused (released after very large frames).
+    private var scratch: [UInt8] = []
+    private var topicNames: [UnsafeRawBufferPointer] = []
+    private var covered: [Bool] = []
+
+    public init(connection: Connection) {
+        self.connection = connection
+        self.topicIDs = connection.instance.sharedState(KafkaTopicIDs.stateKey) { KafkaTopicIDs() }
+    }
+
+    public func onData(reply: Bool, endStream: Bool, input: InputView) -> ParserOp {
+        reply ? onResponse(input) : onRequest(input)
+    }
+
+    // MARK: Requests
+
+    private func onRequest(_ input: InputView) -> ParserOp {
+        if input.isEmpty { return .nop }
+        guard input.count >= 8, let size = input.readInteger(at: 0, as: Int32.self) else {
+            return .more(8 - input.count)
+        }
+        guard size >= 8, Int(size) <= Self.maxFrame else {
+            let correlation = input.readInteger(at: 4, as: Int32.self) ?? 0
+            logRefused(correlationID: correlation, apiKey: -1, apiVersion: -1, errorCode: Self.invalidMessage)
+            return .error(.invalidFrameLength)
+        }
+        let frameLength = 4 + Int(size)
+        if input.count < frameLength { return .more(frameLength - input.count) }
+        defer { releaseLargeScratch() }
+        return input.withContiguousBytes(from: 0, count: frameLength, scratch: &scratch) { frame in
+            decide(frame)
+        } ?? .error(.invalidFrameLength)
+    }
+
+    private func decide(_ frame: UnsafeRawBufferPointer) -> ParserOp {
+        guard var header = KafkaRequestHeader.peek(frame) else { return .error(.invalidFrameLength) }
+        let api = KafkaAPIs.api(header.apiKey)
+        var reader = KafkaReader(frame, at: KafkaRequestHeader.fixedEnd)
+        let known = api.map { $0.supports(header.apiVersion) } ?? false
+        guard known || header.apiKey == KafkaAPIKey.apiVersions else {
+            Diagnostics.debug("kafka: api key \(header.apiKey) version \(header.apiVersion) is not one we read; closing")
+            logRefused(correlationID: header.correlationID, apiKey: header.apiKey, apiVersion: header.apiVersion,
+                       errorCode: Self.unsupportedVersion)
+            return .error(.invalidFrameType)
+        }
+        facts.reset()
+        // ApiVersions of a version we do not know is read by its header alone: the broker answers it with the
+        // versions it supports (that is how clients negotiate), and it names nothing a rule looks at.
+        let walked = header.readRest(api: known ? api : nil, reader: &reader)
+            && (!known || KafkaWalker.walk(api!.request(header.apiVersion), reader: &reader, facts: &facts))
+        guard walked else {
+            Diagnostics.debug("kafka: malformed request (api key \(header.apiKey) version \(header.apiVersion)); closing")
+            logRefused(correlationID: header.correlationID, apiKey: header.apiKey, apiVersion: header.apiVersion,
+                       errorCode: Self.invalidMessage)
+            return .error(.invalidFrameType)
+        }
+        let snapshot = topicIDs.snapshot
+        return withExtendedLifetime(snapshot) {
+            let verdict = check(header, api: known ? api : nil, frame: frame, snapshot: snapshot)
+            return settle(verdict, header: header, api: known ? api : nil, frame: frame)
+        }
+    }
+
+    private enum Verdict {
+        case allowed
+        case denied(errorCode: Int16)
+    }
+
+    /// Resolves every topic's name (ids through the instance's map) and asks the policy.
+    private func check(_ header: KafkaRequestHeader, api: KafkaCompiledAPI?, frame: UnsafeRawBufferPointer,
+                       snapshot: KafkaTopicIDs.Snapshot) -> Verdict {
+        topicNames.removeAll(keepingCapacity: true)
+        var unknownID = false
+        for topic in facts.topics {
+            if !topic.name.isNull {
+                topicNames.append(topic.name.bytes(in: frame))
+            } else if let id = topic.id, let name = snapshot.names[id] {
+                topicNames.append(name.withUnsafeBytes { $0 })
+            } else {
+                unknownID = true
+                topicNames.append(UnsafeRawBufferPointer(start: nil, count: 0))
+            }
+        }
+        if unknownID { return .denied(errorCode: Self.unknownTopicID) }
+        covered.removeAll(keepingCapacity: true)
+        covered.append(contentsOf: repeatElement(false, count: topicNames.count))
+        let allowed = topicNames.withUnsafeBufferPointer { names in
+            covered.withUnsafeMutableBufferPointer { coverage in
+                connection.matches(KafkaRequest(
+                    apiKey: header.apiKey, apiVersion: header.apiVersion,
+                    clientID: header.clientID.isNull ? nil : header.clientID.bytes(in: frame),
+                    namesTopics: api?.namesTopics(header.apiVersion) ?? false,
+                    topics: names, covered: coverage))
+            }
+        }
+        return allowed ? .allowed : .denied(errorCode: Self.topicAuthorizationFailed)
+    }
+
+    private func settle(_ verdict: Verdict, header: KafkaRequestHeader, api: KafkaCompiledAPI?,
+                        frame: UnsafeRawBufferPointer) -> ParserOp {
+        let expectsResponse = !(header.apiKey == KafkaAPIKey.produce && facts.acks == 0)
+        switch verdict {
+        case .allowed:
+            log(.request, header, errorCode: 0, frame: frame)
+            if expectsResponse {
+                guard pending.awaitResponse(correlationID: header.correlationID, apiKey: header.apiKey,
+                                            apiVersion: header.apiVersion) else { return .error(.invalidFrameLength) }
+            }
+            return .pass(frame.count)
+        case .denied(let errorCode):
+            log(.denied, header, errorCode: errorCode, frame: frame)
+            guard expectsResponse else { return .drop(frame.count) }
+            guard let api else {
+                // ApiVersions of a version we cannot encode: nothing the client could read.
+                return .error(.invalidFrameType)
+            }
+            writer.write(api: api, version: header.apiVersion, correlationID: header.correlationID,
+                         errorCode: errorCode, facts: facts, frame: frame)
+            guard pending.queueDenial(writer.bytes, correlationID: header.correlationID, apiKey: header.apiKey,
+                                      apiVersion: header.apiVersion) else { return .error(.invalidFrameLength) }
+            // Nothing owed before it: the datapath writes it to the client at the next response boundary.
+            _ = pending.writeDueDenials { connection.inject(reply: true, $0) }
+            return .drop(frame.count)
+        }
+    }
+
+    // MARK: Responses
+
+    private func onResponse(_ input: InputView) -> ParserOp {
+        let injected = pending.writeDueDenials { connection.inject(reply: true, $0) }
+        if injected > 0 { return .inject(injected) }
+        if pending.first?.denial != nil {
+            // A denial is due but the inject buffer has no room: nothing may pass ahead of it.
+            return connection.isInjectBufferFull(reply: true) ? .nop : .error(.invalidFrameLength)
+        }
+        if input.isEmpty { return .nop }
+        guard input.count >= 8, let size = input.readInteger(at: 0, as: Int32.self),
+              let correlation = input.readInteger(at: 4, as: Int32.self) else {
+            return .more(8 - input.count)
+        }
+        guard size >= 4 else { return .error(.invalidFrameLength) }
+        let frameLength = 4 + Int(size)
+        guard let owed = pending.first else {
+            // Nothing is owed, so nothing can be out of order: passed as upstream passes it.
+            connection.log(.response, .kafka(correlationID: correlation, errorCode: 0, apiVersion: 0, apiKey: 0, topics: []))
+            return .pass(frameLength)
+        }
+        guard owed.correlationID == correlation else {
+            Diagnostics.debug("kafka: response with correlation id \(correlation) answers no request awaited; closing")
+            return .error(.invalidFrameType)
+        }
+        // Metadata responses name topics by id and name from version 10 on.
+        if owed.apiKey == KafkaAPIKey.metadata, owed.apiVersion >= 10, let api = KafkaAPIs.api(owed.apiKey),
+           api.supports(owed.apiVersion) {
+            guard Int(size) <= Self.maxFrame else { return .error(.invalidFrameLength) }
+            if input.count < frameLength { return .more(frameLength - input.count) }
+            defer { releaseLargeScratch() }
+            _ = input.withContiguousBytes(from: 0, count: frameLength, scratch: &scratch) { frame in
+                learnTopicIDs(from: frame, api: api, version: owed.apiVersion)
+            }
+        }
+        connection.log(.response, .kafka(correlationID: correlation, errorCode: 0, apiVersion: Int32(owed.apiVersion),
+                                         apiKey: Int32(owed.apiKey), topics: []))
+        pending.removeFirst()
+        return .pass(frameLength)
+    }
+
+    /// Reads a Metadata response's topics and teaches the instance each id's name. A response we cannot read
+    /// teaches nothing (and still passes: it is the broker's answer).
+    private func learnTopicIDs(from frame: UnsafeRawBufferPointer, api: KafkaCompiledAPI, version: Int16) {
+        var reader = KafkaReader(frame, at: 8)
+        if api.responseHeaderIsFlexible(version) && !reader.skipTaggedFields() { return }
+        facts.reset()
+        guard KafkaWalker.walk(api.response(version), reader: &reader, facts: &facts) else {
+            Diagnostics.debug("kafka: unreadable metadata response; no topic ids learnt")
+            return
+        }
+        let pairs = facts.topics.lazy.compactMap { topic -> (KafkaUUID, UnsafeRawBufferPointer)? in
+            guard let id = topic.id, id != .zero, !topic.name.isNull else { return nil }
+            return (id, topic.name.bytes(in: frame))
+        }
+        topicIDs.learn(pairs)
+    }
+
+    // MARK: Access log
+
+    private func log(_ type: AccessLogEntryType, _ header: KafkaRequestHeader, errorCode: Int16,
+                     frame: UnsafeRawBufferPointer) {
+        guard connection.logsAccess else { return }
+        connection.log(type, .kafka(correlationID: header.correlationID, errorCode: Int32(errorCode),
+                                    apiVersion: Int32(header.apiVersion), apiKey: Int32(header.apiKey),
+                                    topics: loggedTopics()))
+    }
+
+    private func logRefused(correlationID: Int32, apiKey: Int16, apiVersion: Int16, errorCode: Int16) {
+        connection.log(.denied, .kafka(correlationID: correlationID, errorCode: Int32(errorCode),
+                                       apiVersion: Int32(apiVersion), apiKey: Int32(apiKey), topics: []))
+    }
+
+    /// The request's topics, each once, in request order; a topic named by an id we do not know is logged as
+    /// that id.
+    private func loggedTopics() -> [String] {
+        var result: [String] = []
+        for (index, name) in topicNames.enumerated() {
+            let text: String
+            if name.baseAddress == nil && name.isEmpty, index < facts.topics.count, let id = facts.topics[index].id,
+               facts.topics[index].name.isNull {
+                text = id.text
+            } else {
+                text = String(decoding: name, as: UTF8.self)
+            }
+            if result.count < 256 && result.contains(text) { continue }
+            result.append(text)
+        }
+        return result
+    }
+
+    private func releaseLargeScratch() {
+        if scratch.capacity > 1 << 20 { scratch = [] }
+    }
+}

@@ -1,0 +1,4 @@
+extension KafkaAPI {
+    /// Every api key the parser reads.
+    static let all: [KafkaAPI] = [produce]
+}

@@ -1,0 +1,122 @@
+/// What a walk over a request (or a Metadata response) found: its topics with their partitions, the groups
+/// and config resources they sit in, and Produce's acks. Reused by a connection for every frame (cleared,
+/// capacity kept), so recording allocates nothing once warm.
+struct KafkaFacts {
+    struct Topic {
+        /// The name's extent in the frame; null when the topic is named by id only.
+        var name: KafkaRange = .null
+        var id: KafkaUUID?
+        var partitions: Range<Int32> = 0..<0
+        /// Index into `groups`, or -1.
+        var group: Int32 = -1
+        /// Index into `resources`, or -1.
+        var resource: Int32 = -1
+    }
+
+    struct Group {
+        var id: KafkaRange = .null
+    }
+
+    struct Resource {
+        var type: Int8 = 0
+        var name: KafkaRange = .null
+    }
+
+    static let topicResourceType: Int8 = 2
+
+    var topics: [Topic] = []
+    var partitions: [Int32] = []
+    var groups: [Group] = []
+    var resources: [Resource] = []
+    var acks: Int16 = -1
+
+    /// The topic being read (inside an element of a `topics` array).
+    private var openTopic: Int?
+    private var openGroup: Int32 = -1
+    private var openResource: Int32 = -1
+
+    mutating func reset() {
+        topics.removeAll(keepingCapacity: true)
+        partitions.removeAll(keepingCapacity: true)
+        groups.removeAll(keepingCapacity: true)
+        resources.removeAll(keepingCapacity: true)
+        acks = -1
+        openTopic = nil
+        openGroup = -1
+        openResource = -1
+    }
+
+    mutating func enterElement(_ role: KafkaRole) {
+        switch role {
+        case .topics:
+            openTopic = topics.count
+            let start = Int32(partitions.count)
+            topics.append(Topic(partitions: start..<start, group: openGroup, resource: openResource))
+        case .groups:
+            openGroup = Int32(groups.count)
+            groups.append(Group())
+        case .resources:
+            openResource = Int32(resources.count)
+            resources.append(Resource())
+        default:
+            break
+        }
+    }
+
+    mutating func exitElement(_ role: KafkaRole) {
+        switch role {
+        case .topics:
+            if let index = openTopic {
+                topics[index].partitions = topics[index].partitions.lowerBound..<Int32(partitions.count)
+            }
+            openTopic = nil
+        case .groups:
+            openGroup = -1
+        case .resources:
+            if let last = resources.last, last.type == Self.topicResourceType {
+                topics.append(Topic(name: last.name, group: openGroup, resource: openResource))
+            }
+            openResource = -1
+        default:
+            break
+        }
+    }
+
+    mutating func record(_ role: KafkaRole, string range: KafkaRange) {
+        switch role {
+        case .topicName:
+            if let index = openTopic {
+                topics[index].name = range
+            } else {
+                topics.append(Topic(name: range, group: openGroup, resource: openResource))
+            }
+        case .groupID:
+            if openGroup >= 0 { groups[Int(openGroup)].id = range }
+        case .resourceName:
+            if openResource >= 0 { resources[Int(openResource)].name = range }
+        default:
+            break
+        }
+    }
+
+    mutating func record(_ role: KafkaRole, integer value: Int64) {
+        switch role {
+        case .partitionIndex:
+            partitions.append(Int32(truncatingIfNeeded: value))
+        case .resourceType:
+            if openResource >= 0 { resources[Int(openResource)].type = Int8(truncatingIfNeeded: value) }
+        case .acks:
+            acks = Int16(truncatingIfNeeded: value)
+        default:
+            break
+        }
+    }
+
+    mutating func record(topicID: KafkaUUID) {
+        if let index = openTopic {
+            topics[index].id = topicID
+        } else {
+            topics.append(Topic(id: topicID, group: openGroup, resource: openResource))
+        }
+    }
+}

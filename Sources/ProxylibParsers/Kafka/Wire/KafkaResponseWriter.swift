@@ -1,0 +1,200 @@
+/// Encodes the response a denied request gets, from the response program of its api key and version: every
+/// error code set to the denial's, the request's topics, partitions, groups and config resources echoed one
+/// element each, every other field at its default (numbers 0 or the description's default, nullable strings
+/// null, other strings empty, other arrays empty, tagged sections empty).
+struct KafkaResponseWriter {
+    private(set) var bytes: [UInt8] = []
+
+    private struct Scope {
+        var group: Int32 = -1
+        var topic: Int = -1
+        var partition: Int32 = -1
+        var resource: Int32 = -1
+    }
+
+    /// Writes the whole frame (size prefix, response header, body) into `bytes`, replacing what was there.
+    mutating func write(api: KafkaCompiledAPI, version: Int16, correlationID: Int32, errorCode: Int16,
+                        facts: borrowing KafkaFacts, frame: UnsafeRawBufferPointer) {
+        bytes.removeAll(keepingCapacity: true)
+        appendInteger(0, width: 4)
+        appendInteger(Int64(correlationID), width: 4)
+        if api.responseHeaderIsFlexible(version) { bytes.append(0) }
+        let program = api.response(version)
+        program.withUnsafeBufferPointer { ops in
+            writeFields(ops, from: 0, to: ops.count, scope: Scope(), errorCode: errorCode, facts: facts, frame: frame)
+        }
+        let size = UInt32(truncatingIfNeeded: bytes.count - 4)
+        bytes[0] = UInt8(truncatingIfNeeded: size >> 24)
+        bytes[1] = UInt8(truncatingIfNeeded: size >> 16)
+        bytes[2] = UInt8(truncatingIfNeeded: size >> 8)
+        bytes[3] = UInt8(truncatingIfNeeded: size)
+    }
+
+    private mutating func writeFields(_ ops: UnsafeBufferPointer<KafkaOp>, from start: Int, to end: Int, scope: Scope,
+                                      errorCode: Int16, facts: borrowing KafkaFacts, frame: UnsafeRawBufferPointer) {
+        var index = start
+        while index < end {
+            let op = ops[index]
+            switch op.kind {
+            case .fixed:
+                writeFixed(op, scope: scope, errorCode: errorCode, facts: facts)
+                index += 1
+            case .string:
+                writeString(op, scope: scope, facts: facts, frame: frame)
+                index += 1
+            case .bytes:
+                appendLength(op.nullable ? -1 : 0, compact: op.compact, wide: true)
+                index += 1
+            case .array:
+                writeArray(op, scope: scope, facts: facts, frame: frame)
+                index += 1
+            case .structs:
+                let bodyEnd = Int(op.end)
+                let elements = self.elements(of: op.role, scope: scope, facts: facts)
+                appendLength(elements.count, compact: op.compact, wide: true)
+                for element in elements {
+                    writeFields(ops, from: index + 1, to: bodyEnd, scope: element, errorCode: errorCode, facts: facts,
+                                frame: frame)
+                }
+                index = bodyEnd
+            case .structure:
+                let bodyEnd = Int(op.end)
+                if op.nullable {
+                    bytes.append(0xFF)
+                } else {
+                    writeFields(ops, from: index + 1, to: bodyEnd, scope: scope, errorCode: errorCode, facts: facts,
+                                frame: frame)
+                }
+                index = bodyEnd
+            case .tagged:
+                bytes.append(0)
+                index += 1
+            }
+        }
+    }
+
+    /// The elements a response array gets: one per request topic (of the current group), partition (of the
+    /// current topic), group or resource; none for arrays that echo nothing.
+    private func elements(of role: KafkaRole, scope: Scope, facts: borrowing KafkaFacts) -> [Scope] {
+        var result: [Scope] = []
+        switch role {
+        case .topics:
+            for (index, topic) in facts.topics.enumerated() where topic.group == scope.group && topic.resource < 0 {
+                var element = scope
+                element.topic = index
+                result.append(element)
+            }
+        case .partitions:
+            guard scope.topic >= 0 else { break }
+            for position in facts.topics[scope.topic].partitions {
+                var element = scope
+                element.partition = position
+                result.append(element)
+            }
+        case .groups:
+            for index in facts.groups.indices {
+                var element = scope
+                element.group = Int32(index)
+                result.append(element)
+            }
+        case .resources:
+            for index in facts.resources.indices {
+                var element = scope
+                element.resource = Int32(index)
+                result.append(element)
+            }
+        default:
+            break
+        }
+        return result
+    }
+
+    private mutating func writeFixed(_ op: KafkaOp, scope: Scope, errorCode: Int16, facts: borrowing KafkaFacts) {
+        if op.width == 16 {
+            var id = KafkaUUID.zero
+            if op.role == .topicID, scope.topic >= 0, let known = facts.topics[scope.topic].id { id = known }
+            appendInteger(Int64(bitPattern: id.high), width: 8)
+            appendInteger(Int64(bitPattern: id.low), width: 8)
+            return
+        }
+        var value = op.defaultValue
+        switch op.role {
+        case .errorCode:
+            value = Int64(errorCode)
+        case .partitionIndex where scope.partition >= 0:
+            value = Int64(facts.partitions[Int(scope.partition)])
+        case .resourceType where scope.resource >= 0:
+            value = Int64(facts.resources[Int(scope.resource)].type)
+        default:
+            break
+        }
+        appendInteger(value, width: Int(op.width))
+    }
+
+    private mutating func writeString(_ op: KafkaOp, scope: Scope, facts: borrowing KafkaFacts,
+                                      frame: UnsafeRawBufferPointer) {
+        var echoed: KafkaRange?
+        switch op.role {
+        case .topicName where scope.topic >= 0:
+            echoed = facts.topics[scope.topic].name
+        case .groupID where scope.group >= 0:
+            echoed = facts.groups[Int(scope.group)].id
+        case .resourceName where scope.resource >= 0:
+            echoed = facts.resources[Int(scope.resource)].name
+        default:
+            break
+        }
+        if let echoed, !echoed.isNull {
+            appendString(echoed.bytes(in: frame), compact: op.compact)
+        } else {
+            appendLength(op.nullable ? -1 : 0, compact: op.compact, wide: false)
+        }
+    }
+
+    private mutating func writeArray(_ op: KafkaOp, scope: Scope, facts: borrowing KafkaFacts,
+                                     frame: UnsafeRawBufferPointer) {
+        switch op.role {
+        case .partitionIndex where scope.topic >= 0 && op.element == .fixed:
+            let partitions = facts.topics[scope.topic].partitions
+            appendLength(partitions.count, compact: op.compact, wide: true)
+            for position in partitions { appendInteger(Int64(facts.partitions[Int(position)]), width: Int(op.width)) }
+        case .topicName where op.element == .string:
+            let names = facts.topics.filter { $0.group == scope.group && $0.resource < 0 && !$0.name.isNull }
+            appendLength(names.count, compact: op.compact, wide: true)
+            for topic in names { appendString(topic.name.bytes(in: frame), compact: op.compact) }
+        default:
+            appendLength(0, compact: op.compact, wide: true)
+        }
+    }
+
+    private mutating func appendString(_ value: UnsafeRawBufferPointer, compact: Bool) {
+        appendLength(value.count, compact: compact, wide: false)
+        bytes.append(contentsOf: value)
+    }
+
+    /// A length or count; -1 writes null.
+    private mutating func appendLength(_ length: Int, compact: Bool, wide: Bool) {
+        if compact {
+            appendUnsignedVarint(UInt32(truncatingIfNeeded: length + 1))
+        } else {
+            appendInteger(Int64(length), width: wide ? 4 : 2)
+        }
+    }
+
+    private mutating func appendUnsignedVarint(_ value: UInt32) {
+        var rest = value
+        while rest >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        bytes.append(UInt8(truncatingIfNeeded: rest))
+    }
+
+    private mutating func appendInteger(_ value: Int64, width: Int) {
+        var shift = (width - 1) * 8
+        while shift >= 0 {
+            bytes.append(UInt8(truncatingIfNeeded: value >> Int64(shift)))
+            shift -= 8
+        }
+    }
+}
