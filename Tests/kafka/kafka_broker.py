@@ -143,6 +143,12 @@ class KafkaBroker:
     def topic_id(self, name):
         return self.topics[name].id
 
+    def new_topic_id(self, name):
+        """Gives a topic a new id (as if it had been deleted and made again, its records kept); -> the id."""
+        with self.lock:
+            self.topics[name].id = uuid.uuid4()
+            return self.topics[name].id
+
     def values(self, topic, partition=0):
         """The values of the records stored in a partition, in offset order."""
         with self.lock:

@@ -47,8 +47,9 @@ def consume(consumer, count, timeout=10.0):
 
 
 class RawClient:
-    """One connection; send(request, version) queues a request (returns its correlation id), flush() writes all
-    queued requests at once (pipelined), responses(n) reads n responses in order as (correlation id, response)."""
+    """One connection. send(request[, correlation_id]) queues a request (a message made with version=...;
+    returns its correlation id), flush() writes all queued requests at once (pipelined), responses(n) reads n
+    responses in order as (correlation id, response)."""
 
     def __init__(self, port, client_id="raw-client"):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -61,15 +62,14 @@ class RawClient:
         host, port = self.sock.getsockname()
         return f"{host}:{port}"
 
-    def send(self, request, version):
-        request.API_VERSION = version
-        return self.protocol.send_request(request)
+    def send(self, request, correlation_id=None):
+        return self.protocol.send_request(request, correlation_id)
 
     def flush(self):
         self.sock.sendall(self.protocol.send_bytes())
 
-    def call(self, request, version):
-        self.send(request, version)
+    def call(self, request):
+        self.send(request)
         self.flush()
         return self.responses(1)[0][1]
 
