@@ -81,7 +81,8 @@ public final class KafkaParser: ConnectionParser {
                        errorCode: Self.invalidMessage)
             return .error(.invalidFrameType)
         }
-        let snapshot = topicIDs.snapshot
+        // The id map is loaded only for requests that name a topic by id (a load costs atomic operations).
+        let snapshot = facts.topics.contains(where: { $0.name.isNull }) ? topicIDs.snapshot : nil
         return withExtendedLifetime(snapshot) {
             let verdict = check(header, api: known ? api : nil, frame: frame, snapshot: snapshot)
             return settle(verdict, header: header, api: known ? api : nil, frame: frame)
@@ -95,13 +96,13 @@ public final class KafkaParser: ConnectionParser {
 
     /// Resolves every topic's name (ids through the instance's map) and asks the policy.
     private func check(_ header: KafkaRequestHeader, api: KafkaCompiledAPI?, frame: UnsafeRawBufferPointer,
-                       snapshot: KafkaTopicIDs.Snapshot) -> Verdict {
+                       snapshot: KafkaTopicIDs.Snapshot?) -> Verdict {
         topicNames.removeAll(keepingCapacity: true)
         var unknownID = false
         for topic in facts.topics {
             if !topic.name.isNull {
                 topicNames.append(topic.name.bytes(in: frame))
-            } else if let id = topic.id, let name = snapshot.names[id] {
+            } else if let id = topic.id, let name = snapshot?.names[id] {
                 topicNames.append(name.withUnsafeBytes { $0 })
             } else {
                 unknownID = true
@@ -116,11 +117,19 @@ public final class KafkaParser: ConnectionParser {
                 connection.matches(KafkaRequest(
                     apiKey: header.apiKey, apiVersion: header.apiVersion,
                     clientID: header.clientID.isNull ? nil : header.clientID.bytes(in: frame),
-                    namesTopics: api?.namesTopics(header.apiVersion) ?? false,
+                    namesTopics: namesTopics(api, header.apiVersion),
                     topics: names, covered: coverage))
             }
         }
         return allowed ? .allowed : .denied(errorCode: Self.topicAuthorizationFailed)
+    }
+
+    /// Whether a topic rule applies: the request's type names topics — for the config apis, only when a
+    /// resource is a topic (broker and other resources are matched like requests without topics, as every
+    /// non-topic request is).
+    private func namesTopics(_ api: KafkaCompiledAPI?, _ version: Int16) -> Bool {
+        guard let api, api.namesTopics(version) else { return false }
+        return !api.isResourceBased(version) || !facts.topics.isEmpty
     }
 
     private func settle(_ verdict: Verdict, header: KafkaRequestHeader, api: KafkaCompiledAPI?,
@@ -137,12 +146,14 @@ public final class KafkaParser: ConnectionParser {
         case .denied(let errorCode):
             log(.denied, header, errorCode: errorCode, frame: frame)
             guard expectsResponse else { return .drop(frame.count) }
-            guard let api else {
-                // ApiVersions of a version we cannot encode: nothing the client could read.
+            // ApiVersions is answered in version 0 whatever was asked: clients read an ApiVersions error that
+            // way (it is how brokers refuse a version), and it is the one we can write for any version.
+            let isApiVersions = header.apiKey == KafkaAPIKey.apiVersions
+            guard let encoder = isApiVersions ? KafkaAPIs.api(header.apiKey) : api else {
                 return .error(.invalidFrameType)
             }
-            writer.write(api: api, version: header.apiVersion, correlationID: header.correlationID,
-                         errorCode: errorCode, facts: facts, frame: frame)
+            writer.write(api: encoder, version: isApiVersions ? 0 : header.apiVersion,
+                         correlationID: header.correlationID, errorCode: errorCode, facts: facts, frame: frame)
             guard pending.queueDenial(writer.bytes, correlationID: header.correlationID, apiKey: header.apiKey,
                                       apiVersion: header.apiVersion) else { return .error(.invalidFrameLength) }
             // Nothing owed before it: the datapath writes it to the client at the next response boundary.

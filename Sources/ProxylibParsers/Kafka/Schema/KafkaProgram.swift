@@ -41,6 +41,8 @@ final class KafkaCompiledAPI: Sendable {
     private let responses: [[KafkaOp]]
     /// Per version: whether the request can name topics (it is a topic request for the policy).
     private let topicBearing: [Bool]
+    /// Per version: whether the request names config resources (only its topic resources are topics).
+    private let resourceBased: [Bool]
 
     init(_ api: KafkaAPI) {
         key = api.key
@@ -50,16 +52,19 @@ final class KafkaCompiledAPI: Sendable {
         var requests: [[KafkaOp]] = []
         var responses: [[KafkaOp]] = []
         var topicBearing: [Bool] = []
+        var resourceBased: [Bool] = []
         for version in api.versions.low...api.versions.high {
             let flexible = api.isFlexible(version)
             let request = KafkaProgramCompiler.compile(api.request, version: version, flexible: flexible)
             requests.append(request)
             responses.append(KafkaProgramCompiler.compile(api.response, version: version, flexible: flexible))
             topicBearing.append(request.contains { [.topicName, .topicID, .resources].contains($0.role) })
+            resourceBased.append(request.contains { $0.role == .resources })
         }
         self.requests = requests
         self.responses = responses
         self.topicBearing = topicBearing
+        self.resourceBased = resourceBased
     }
 
     func supports(_ version: Int16) -> Bool { versions.contains(version) }
@@ -73,6 +78,7 @@ final class KafkaCompiledAPI: Sendable {
     func request(_ version: Int16) -> [KafkaOp] { requests[Int(version - versions.low)] }
     func response(_ version: Int16) -> [KafkaOp] { responses[Int(version - versions.low)] }
     func namesTopics(_ version: Int16) -> Bool { topicBearing[Int(version - versions.low)] }
+    func isResourceBased(_ version: Int16) -> Bool { resourceBased[Int(version - versions.low)] }
 
     /// Request header version 2 (tagged fields) in flexible versions; version 0 (no client id) for
     /// ControlledShutdown v0 only.

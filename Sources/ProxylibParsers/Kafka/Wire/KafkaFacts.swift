@@ -28,6 +28,8 @@ struct KafkaFacts {
     var partitions: [Int32] = []
     var groups: [Group] = []
     var resources: [Resource] = []
+    /// The keys of the request's items (null where an item has none).
+    var items: [KafkaRange] = []
     var acks: Int16 = -1
 
     /// The topic being read (inside an element of a `topics` array).
@@ -40,6 +42,7 @@ struct KafkaFacts {
         partitions.removeAll(keepingCapacity: true)
         groups.removeAll(keepingCapacity: true)
         resources.removeAll(keepingCapacity: true)
+        items.removeAll(keepingCapacity: true)
         acks = -1
         openTopic = nil
         openGroup = -1
@@ -58,6 +61,8 @@ struct KafkaFacts {
         case .resources:
             openResource = Int32(resources.count)
             resources.append(Resource())
+        case .items:
+            items.append(.null)
         default:
             break
         }
@@ -94,6 +99,10 @@ struct KafkaFacts {
             if openGroup >= 0 { groups[Int(openGroup)].id = range }
         case .resourceName:
             if openResource >= 0 { resources[Int(openResource)].name = range }
+        case .items:
+            items.append(range)
+        case .itemKey:
+            if !items.isEmpty { items[items.count - 1] = range }
         default:
             break
         }

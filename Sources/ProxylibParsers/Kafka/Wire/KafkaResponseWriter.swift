@@ -1,7 +1,11 @@
-/// Encodes the response a denied request gets, from the response program of its api key and version: every
-/// error code set to the denial's, the request's topics, partitions, groups and config resources echoed one
-/// element each, every other field at its default (numbers 0 or the description's default, nullable strings
-/// null, other strings empty, other arrays empty, tagged sections empty).
+/// Encodes the response a denied request gets, from the response program of its api key and version: the
+/// request's topics, partitions, groups and config resources echoed one element each, with the denial's error
+/// code in each of their error fields; every other field at its default (numbers 0 or the description's
+/// default, nullable strings null, other strings empty, other arrays empty, tagged sections empty).
+///
+/// The message's own (top-level) error fields carry the code only when no per-topic entry does: a client
+/// reads a top-level error as the failure of the whole exchange (a Fetch session error, a Metadata failure),
+/// where a per-topic one fails just those topics.
 struct KafkaResponseWriter {
     private(set) var bytes: [UInt8] = []
 
@@ -10,6 +14,9 @@ struct KafkaResponseWriter {
         var topic: Int = -1
         var partition: Int32 = -1
         var resource: Int32 = -1
+        var item: Int32 = -1
+        /// Inside an element written for something of the request (a topic, partition, group, resource).
+        var echoed = false
     }
 
     /// Writes the whole frame (size prefix, response header, body) into `bytes`, replacing what was there.
@@ -21,7 +28,9 @@ struct KafkaResponseWriter {
         if api.responseHeaderIsFlexible(version) { bytes.append(0) }
         let program = api.response(version)
         program.withUnsafeBufferPointer { ops in
-            writeFields(ops, from: 0, to: ops.count, scope: Scope(), errorCode: errorCode, facts: facts, frame: frame)
+            var top = Scope()
+            top.echoed = !Self.echoesEntries(ops, facts: facts)
+            writeFields(ops, from: 0, to: ops.count, scope: top, errorCode: errorCode, facts: facts, frame: frame)
         }
         let size = UInt32(truncatingIfNeeded: bytes.count - 4)
         bytes[0] = UInt8(truncatingIfNeeded: size >> 24)
@@ -50,7 +59,8 @@ struct KafkaResponseWriter {
                 index += 1
             case .structs:
                 let bodyEnd = Int(op.end)
-                let elements = self.elements(of: op.role, scope: scope, facts: facts)
+                let elements = self.elements(of: op.role, scope: scope, facts: facts,
+                                             holdsTopics: Self.holdsTopics(ops, from: index + 1, to: bodyEnd))
                 appendLength(elements.count, compact: op.compact, wide: true)
                 for element in elements {
                     writeFields(ops, from: index + 1, to: bodyEnd, scope: element, errorCode: errorCode, facts: facts,
@@ -73,9 +83,32 @@ struct KafkaResponseWriter {
         }
     }
 
+    /// Whether the response gets an element, with an error field, for a topic, group or resource the request
+    /// named (so the denial's errors sit there).
+    private static func echoesEntries(_ ops: UnsafeBufferPointer<KafkaOp>, facts: borrowing KafkaFacts) -> Bool {
+        for (index, op) in ops.enumerated() where op.kind == .structs {
+            let named: Bool
+            switch op.role {
+            case .topics: named = facts.topics.contains(where: { $0.resource < 0 })
+            case .groups: named = !facts.groups.isEmpty
+            case .resources: named = !facts.resources.isEmpty
+            default: named = false
+            }
+            if named && (index + 1..<Int(op.end)).contains(where: { ops[$0].role == .errorCode }) { return true }
+        }
+        return false
+    }
+
+    /// Whether the body of an array op holds an array of topics.
+    private static func holdsTopics(_ ops: UnsafeBufferPointer<KafkaOp>, from start: Int, to end: Int) -> Bool {
+        (start..<end).contains { ops[$0].role == .topics }
+    }
+
     /// The elements a response array gets: one per request topic (of the current group), partition (of the
-    /// current topic), group or resource; none for arrays that echo nothing.
-    private func elements(of role: KafkaRole, scope: Scope, facts: borrowing KafkaFacts) -> [Scope] {
+    /// current topic), group or resource; one for an array that only holds topics (a transaction, a log
+    /// directory: the request's topics sit there); none for arrays that echo nothing.
+    private func elements(of role: KafkaRole, scope: Scope, facts: borrowing KafkaFacts,
+                          holdsTopics: Bool) -> [Scope] {
         var result: [Scope] = []
         switch role {
         case .topics:
@@ -103,10 +136,22 @@ struct KafkaResponseWriter {
                 element.resource = Int32(index)
                 result.append(element)
             }
+        case .items:
+            for index in facts.items.indices {
+                var element = scope
+                element.item = Int32(index)
+                result.append(element)
+            }
         default:
-            break
+            if holdsTopics && facts.topics.contains(where: { $0.group == scope.group && $0.resource < 0 }) {
+                result.append(scope)
+            }
         }
-        return result
+        return result.map { element in
+            var echoed = element
+            echoed.echoed = true
+            return echoed
+        }
     }
 
     private mutating func writeFixed(_ op: KafkaOp, scope: Scope, errorCode: Int16, facts: borrowing KafkaFacts) {
@@ -119,7 +164,7 @@ struct KafkaResponseWriter {
         }
         var value = op.defaultValue
         switch op.role {
-        case .errorCode:
+        case .errorCode where scope.echoed:
             value = Int64(errorCode)
         case .partitionIndex where scope.partition >= 0:
             value = Int64(facts.partitions[Int(scope.partition)])
@@ -141,6 +186,8 @@ struct KafkaResponseWriter {
             echoed = facts.groups[Int(scope.group)].id
         case .resourceName where scope.resource >= 0:
             echoed = facts.resources[Int(scope.resource)].name
+        case .itemKey where scope.item >= 0:
+            echoed = facts.items[Int(scope.item)]
         default:
             break
         }
@@ -162,6 +209,9 @@ struct KafkaResponseWriter {
             let names = facts.topics.filter { $0.group == scope.group && $0.resource < 0 && !$0.name.isNull }
             appendLength(names.count, compact: op.compact, wide: true)
             for topic in names { appendString(topic.name.bytes(in: frame), compact: op.compact) }
+        case .items where op.element == .string:
+            appendLength(facts.items.count, compact: op.compact, wide: true)
+            for key in facts.items { appendString(key.bytes(in: frame), compact: op.compact) }
         default:
             appendLength(0, compact: op.compact, wide: true)
         }
