@@ -178,7 +178,8 @@ def clients(unique):
         def consumer(self, stack, **config):
             options = dict(bootstrap_servers=stack.bootstrap, client_id=unique("consumer"), group_id=None,
                            enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=100,
-                           request_timeout_ms=5000, bootstrap_timeout_ms=5000, retry_backoff_ms=50, reconnect_backoff_ms=50)
+                           request_timeout_ms=5000, bootstrap_timeout_ms=5000, retry_backoff_ms=50,
+                           reconnect_backoff_ms=50)
             options.update(config)
             c = KafkaConsumer(**options)
             made.append(c)
