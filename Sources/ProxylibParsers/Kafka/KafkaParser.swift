@@ -29,6 +29,8 @@ public final class KafkaParser: ConnectionParser {
     private var scratch: [UInt8] = []
     private var topicNames: [UnsafeRawBufferPointer] = []
     private var covered: [Bool] = []
+    /// A masked Metadata response being built.
+    private var maskScratch: [UInt8] = []
 
     public init(connection: Connection) {
         self.connection = connection
@@ -146,6 +148,10 @@ public final class KafkaParser: ConnectionParser {
             }
             return .pass(frame.count)
         case .denied(let errorCode):
+            if header.apiKey == KafkaAPIKey.metadata, errorCode == Self.topicAuthorizationFailed,
+               !facts.namesAllTopics, covered.contains(true) {
+                return passMasked(header, frame: frame)
+            }
             log(.denied, header, errorCode: errorCode, frame: frame)
             guard expectsResponse else { return .drop(frame.count) }
             // ApiVersions is answered in version 0 whatever was asked: clients read an ApiVersions error that
@@ -162,6 +168,21 @@ public final class KafkaParser: ConnectionParser {
             _ = pending.writeDueDenials { connection.inject(reply: true, $0) }
             return .drop(frame.count)
         }
+    }
+
+    /// A Metadata request naming topics some of which the policy allows: it goes to the broker, and the
+    /// denied topics' entries of its response are masked (`KafkaMetadataMask`), as a broker answers topics a
+    /// client may not describe. (Denied whole, a client could not learn the allowed topics' leaders either,
+    /// and would be stuck once it has asked about a denied topic.)
+    private func passMasked(_ header: KafkaRequestHeader, frame: UnsafeRawBufferPointer) -> ParserOp {
+        log(.request, header, errorCode: 0, frame: frame, covered: true)
+        log(.denied, header, errorCode: Self.topicAuthorizationFailed, frame: frame, covered: false)
+        let denied = topicNames.indices.lazy.filter { !self.covered[$0] }.map { self.topicNames[$0] }
+        guard pending.awaitMaskedResponse(correlationID: header.correlationID, apiKey: header.apiKey,
+                                          apiVersion: header.apiVersion, names: denied) else {
+            return .error(.invalidFrameLength)
+        }
+        return .pass(frame.count)
     }
 
     // MARK: Responses
@@ -189,6 +210,19 @@ public final class KafkaParser: ConnectionParser {
             Diagnostics.debug("kafka: response with correlation id \(correlation) answers no request awaited; closing")
             return .error(.invalidFrameType)
         }
+        if owed.masked != nil {
+            guard Int(size) <= Self.maxFrame else { return .error(.invalidFrameLength) }
+            if input.count < frameLength { return .more(frameLength - input.count) }
+            defer { releaseLargeScratch() }
+            let masked = input.withContiguousBytes(from: 0, count: frameLength, scratch: &scratch) { frame in
+                mask(frame, owed: owed)
+            } ?? false
+            guard masked else { return .error(.invalidFrameType) }
+            connection.log(.response, .kafka(correlationID: correlation, errorCode: 0, apiVersion: Int32(owed.apiVersion),
+                                             apiKey: Int32(owed.apiKey), topics: []))
+            // The masked copy is now the first thing owed: written by the next call, in the response's place.
+            return .drop(frameLength)
+        }
         // Metadata responses name topics by id and name from version 10 on.
         if owed.apiKey == KafkaAPIKey.metadata, owed.apiVersion >= 10, let api = KafkaAPIs.api(owed.apiKey),
            api.supports(owed.apiVersion) {
@@ -203,6 +237,21 @@ public final class KafkaParser: ConnectionParser {
                                          apiKey: Int32(owed.apiKey), topics: []))
         pending.removeFirst()
         return .pass(frameLength)
+    }
+
+    /// Masks the denied topics of a Metadata response into a copy that replaces it; false when the response
+    /// cannot be read (the connection then closes: passing it would show the denied topics).
+    private func mask(_ frame: UnsafeRawBufferPointer, owed: KafkaPendingResponses.Entry) -> Bool {
+        guard let api = KafkaAPIs.api(owed.apiKey), api.supports(owed.apiVersion) else { return false }
+        if owed.apiVersion >= 10 { learnTopicIDs(from: frame, api: api, version: owed.apiVersion) }
+        var reader = KafkaReader(frame, at: 8)
+        if api.responseHeaderIsFlexible(owed.apiVersion) && !reader.skipTaggedFields() { return false }
+        facts.reset()
+        guard KafkaWalker.walk(api.response(owed.apiVersion), reader: &reader, facts: &facts) else { return false }
+        KafkaMetadataMask.rewrite(frame, facts: facts, compact: api.isFlexible(owed.apiVersion),
+                                  errorCode: Self.topicAuthorizationFailed, isDenied: { pending.firstMasks($0) },
+                                  into: &maskScratch)
+        return pending.replaceFirst(with: maskScratch)
     }
 
     /// Reads a Metadata response's topics and teaches the instance each id's name. A response we cannot read
@@ -224,12 +273,13 @@ public final class KafkaParser: ConnectionParser {
 
     // MARK: Access log
 
+    /// `covered`: only the topics the policy allowed (true) or denied (false); nil: all of them.
     private func log(_ type: AccessLogEntryType, _ header: KafkaRequestHeader, errorCode: Int16,
-                     frame: UnsafeRawBufferPointer) {
+                     frame: UnsafeRawBufferPointer, covered: Bool? = nil) {
         guard connection.logsAccess else { return }
         connection.log(type, .kafka(correlationID: header.correlationID, errorCode: Int32(errorCode),
                                     apiVersion: Int32(header.apiVersion), apiKey: Int32(header.apiKey),
-                                    topics: loggedTopics()))
+                                    topics: loggedTopics(covered: covered)))
     }
 
     private func logRefused(correlationID: Int32, apiKey: Int16, apiVersion: Int16, errorCode: Int16) {
@@ -239,9 +289,10 @@ public final class KafkaParser: ConnectionParser {
 
     /// The request's topics, each once, in request order; a topic named by an id we do not know is logged as
     /// that id.
-    private func loggedTopics() -> [String] {
+    private func loggedTopics(covered selection: Bool?) -> [String] {
         var result: [String] = []
         for (index, name) in topicNames.enumerated() {
+            if let selection, index < covered.count, covered[index] != selection { continue }
             let text: String
             if name.baseAddress == nil && name.isEmpty, index < facts.topics.count, let id = facts.topics[index].id,
                facts.topics[index].name.isNull {

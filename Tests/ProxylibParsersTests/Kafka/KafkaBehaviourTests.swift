@@ -227,3 +227,58 @@ import ProxylibTestSupport
         #expect(fixture.log.all.first?.l7 == .kafka(correlationID: 5, errorCode: 29, apiVersion: 3, apiKey: 0, topics: ["z"]))
     }
 }
+
+/// Metadata requests naming allowed and denied topics reach the broker; the denied topics' entries of the
+/// response are masked as a broker masks topics a client may not describe.
+@Suite struct KafkaMetadataMaskTests {
+    static func metadataV1(correlation: Int32, topics: [String]) -> [UInt8] {
+        var body = KF.int32(Int32(topics.count))
+        for topic in topics { body += KF.string(topic) }
+        return KF.request(key: 3, version: 1, correlation: correlation, body: body)
+    }
+
+    /// One broker; each topic with its error code and (unless masked) one partition led by broker 1.
+    static func metadataV1Response(correlation: Int32, topics: [(String, Int16, Bool)]) -> [UInt8] {
+        var body = KF.int32(1) + KF.int32(1) + KF.string("broker") + KF.int32(9092) + KF.string(nil) + KF.int32(1)
+        body += KF.int32(Int32(topics.count))
+        for (name, error, withPartitions) in topics {
+            body += KF.int16(error) + KF.string(name) + [0]
+            if withPartitions {
+                body += KF.int32(1) + KF.int16(0) + KF.int32(0) + KF.int32(1) + KF.int32(1) + KF.int32(1)
+                body += KF.int32(1) + KF.int32(1)
+            } else {
+                body += KF.int32(0)
+            }
+        }
+        return KF.response(correlation: correlation, body: body)
+    }
+
+    @Test func deniedTopicsAreMaskedInTheBrokersAnswer() throws {
+        let fixture = ParserFixture()
+        try fixture.install([KF.policy([KF.rule(topic: "orders")])])
+        let connection = fixture.connect("kafka", sourceID: 1000, destinationID: 2000)
+        let request = Self.metadataV1(correlation: 5, topics: ["orders", "secret", "orders"])
+        #expect(connection.onData(segments: [request]).ops == [.pass(request.count)])
+        #expect(fixture.log.all.map(\.entryType) == [.request, .denied])
+        #expect(fixture.log.all.map(\.l7) == [
+            .kafka(correlationID: 5, errorCode: 0, apiVersion: 1, apiKey: 3, topics: ["orders"]),
+            .kafka(correlationID: 5, errorCode: 29, apiVersion: 1, apiKey: 3, topics: ["secret"]),
+        ])
+        let answer = Self.metadataV1Response(correlation: 5, topics: [("orders", 0, true), ("secret", 0, true)])
+        let masked = Self.metadataV1Response(correlation: 5, topics: [("orders", 0, true), ("secret", 29, false)])
+        let outcome = connection.onData(reply: true, segments: [answer])
+        #expect(outcome.ops == [.drop(answer.count), .inject(masked.count)])
+        #expect(Printable(outcome.replyInjected) == Printable(masked))
+    }
+
+    @Test func aRequestForAllTopicsOrOnlyDeniedOnesIsDeniedWhole() throws {
+        for request in [KF.request(key: 3, version: 1, correlation: 1, body: KF.int32(-1)),
+                        Self.metadataV1(correlation: 1, topics: ["secret"])] {
+            let fixture = ParserFixture()
+            try fixture.install([KF.policy([KF.rule(topic: "orders")])])
+            let outcome = fixture.connect("kafka", sourceID: 1000, destinationID: 2000).onData(segments: [request])
+            #expect(outcome.ops == [.drop(request.count)])
+            #expect(!outcome.replyInjected.isEmpty)
+        }
+    }
+}
