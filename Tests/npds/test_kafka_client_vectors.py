@@ -204,7 +204,10 @@ def test_denied_request_answered_with_auth_failure(env, api_key, version):
     ids = _id_map_for(api_key, version)
     if ids:
         learn_ids(env, ids)
-    message = MessageBuilder([ALLOWED, OTHER], ids).request(api_key, version)
+    # A Metadata request naming an allowed topic goes to the broker with its denied ones masked in the answer
+    # (test_metadata_answer_masks_denied_topics); one naming only denied topics is denied whole.
+    topics = [OTHER] if api_key == METADATA else [ALLOWED, OTHER]
+    message = MessageBuilder(topics, ids).request(api_key, version)
     cid = next(_correlation)
     data = encode_request(message, cid)
     conn = env.connect()
@@ -240,7 +243,7 @@ def test_denial_waits_for_earlier_answers(env, api_key, version):
     env.install(ONLY_ALLOWED)
     a_id, b_id, c_id = next(_correlation), next(_correlation), next(_correlation)
     _, a = _pair(api_key, version, [ALLOWED], a_id)
-    b_msg, b = _pair(api_key, version, [ALLOWED, OTHER], b_id)
+    b_msg, b = _pair(api_key, version, [OTHER] if api_key == METADATA else [ALLOWED, OTHER], b_id)
     _, c = _pair(api_key, version, [ALLOWED], c_id)
     a_answer, c_answer = _answer(api_key, version, [ALLOWED], a_id), _answer(api_key, version, [ALLOWED], c_id)
     conn = env.connect()
@@ -405,3 +408,36 @@ def test_every_version_is_covered():
     assert set(REQUEST_CLASSES) == set(RESPONSE_CLASSES)
     assert len(REQUEST_CLASSES) >= 50
     assert any(REQUEST_CLASSES[k].flexible_version_q(v) for k, v in VERSIONS)
+
+
+# ---- Metadata naming allowed and denied topics: answered by the broker, denied topics masked -------------------------
+
+@pytest.mark.parametrize("version", range(REQUEST_CLASSES[METADATA].max_version + 1))
+def test_metadata_answer_masks_denied_topics(env, version):
+    """The broker answers for both topics; the client reads the allowed one as the broker wrote it and the denied
+    one as TOPIC_AUTHORIZATION_FAILED with no partitions (and, v10+, a zero id)."""
+    env.install(DENY_OTHER)
+    cid = next(_correlation)
+    message = MessageBuilder([ALLOWED, OTHER]).request(METADATA, version)
+    data = encode_request(message, cid)
+    answer = _answer(METADATA, version, [ALLOWED, OTHER], cid)
+    conn = env.connect()
+    try:
+        assert conn.client_sends(data) == ("OK", data, b"")
+        res, to_client = conn.server_sends(answer)
+        assert res == "OK" and to_client, to_client.hex()
+    finally:
+        conn.close()
+    got_cid, _, body = decode_response(METADATA, version, to_client)
+    _, _, sent = decode_response(METADATA, version, answer)
+    assert got_cid == cid
+    topics = {t.name: t for t in body.topics}
+    original = {t.name: t for t in sent.topics}
+    assert set(topics) == {ALLOWED, OTHER}
+    assert topics[ALLOWED] == original[ALLOWED]
+    assert original[OTHER].partitions, "the broker's answer must list the denied topic's partitions"
+    assert (topics[OTHER].error_code, list(topics[OTHER].partitions)) == (TOPIC_AUTHORIZATION_FAILED, [])
+    if version >= 10:
+        assert topics[OTHER].topic_id in (None, "AAAAAAAAAAAAAAAAAAAAAA", b"\0" * 16) or \
+            str(topics[OTHER].topic_id) == "00000000-0000-0000-0000-000000000000", topics[OTHER].topic_id
+    assert list(body.brokers) == list(sent.brokers)
