@@ -501,7 +501,7 @@ static uint64_t open_instance(bench_ctx *ctx, npds_child *npds, const char *xds,
   dp_param params[2] = {{"xds-path", xds}, {"access-log-path", log_path}};
   f->rss_before_kib = rss_kib();
   double t0 = now_ns();
-  uint64_t id = dp_open_module(&ctx->lib, params, log_path ? 2 : 1, 0);
+  uint64_t id = dp_open_module(&ctx->lib, params, log_path ? 2 : 1, getenv("KFB_DEBUG") != NULL);
   double t1 = now_ns();
   f->rss_after_kib = rss_kib();
   if (id == 0) die("%s", "OpenModule returned 0");

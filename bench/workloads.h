@@ -134,6 +134,15 @@ static workload workloads[] = {
     {"cassandra execute", "cassandra", 1, "1.1.1.1:9042", "1.1.1.1", {DENY(NULL)}, NULL, "", CASS_DENIAL_LEN, NO_SETUP},
     /* BATCH of 3 statements (2 INSERTs and an UPDATE); one batch with an INSERT into ks.orders_archive denied. */
     {"cassandra batch", "cassandra", 1, "1.1.1.1:9042", "1.1.1.1", {DENY(NULL)}, NULL, "", CASS_DENIAL_LEN, NO_SETUP},
+    /* Kafka against the port-9092 rules (topics orders and payments for anyone, events for client "bench"):
+       8 requests of one api key and version, each to one topic and partition, answered by the broker's
+       response; the 4th names topic "secrets": dropped, answered by the library with the same response type
+       carrying error 29. Frames filled in by kafka_init. Produce v3 (non-flexible) and v9 (flexible, compact
+       encodings and tagged fields), Fetch v4 and v12 (flexible). */
+    {"kafka produce v3", "kafka", 1, "1.1.1.1:9092", "1.1.1.1", {DENY(NULL)}, NULL, "", 0, NO_SETUP},
+    {"kafka produce v9", "kafka", 1, "1.1.1.1:9092", "1.1.1.1", {DENY(NULL)}, NULL, "", 0, NO_SETUP},
+    {"kafka fetch v4", "kafka", 1, "1.1.1.1:9092", "1.1.1.1", {DENY(NULL)}, NULL, "", 0, NO_SETUP},
+    {"kafka fetch v12", "kafka", 1, "1.1.1.1:9092", "1.1.1.1", {DENY(NULL)}, NULL, "", 0, NO_SETUP},
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 /* The line-protocol workloads (r2d2, headerparser): the memchr comparison, the worker-thread rows and the idle
@@ -485,10 +494,267 @@ static void cassandra_init(void) {
   }
 }
 
-/* Builds the workloads' binary messages (memcache binary packets, cassandra frames). */
+/* ---- Kafka frames ---------------------------------------------------------------------------------------- */
+
+/* Frames per Kafka's message definitions (the JSON files under clients/src/main/resources/common/message): an int32 size, the
+   request header (api key, version, correlation id, client id as a nullable int16-length string; flexible
+   versions add an empty tagged-field section) or the response header (correlation id; + tagged fields), then
+   the body. Flexible versions write strings, bytes and arrays with unsigned-varint lengths (n + 1) and end each
+   struct with a tagged-field section. */
+static void kw_uvarint(cass_writer *w, uint32_t v) {
+  while (v >= 0x80) {
+    cw_u8(w, (uint8_t)(v | 0x80));
+    v >>= 7;
+  }
+  cw_u8(w, (uint8_t)v);
+}
+static void kw_string(cass_writer *w, const char *s, int flexible) { /* NULL: null */
+  if (flexible) {
+    kw_uvarint(w, s ? (uint32_t)strlen(s) + 1 : 0);
+  } else {
+    cw_u16(w, s ? (uint16_t)strlen(s) : 0xFFFF);
+  }
+  if (s) cw_bytes(w, s, strlen(s));
+}
+static void kw_count(cass_writer *w, int n, int flexible) { /* -1: null */
+  if (flexible) kw_uvarint(w, (uint32_t)(n + 1));
+  else cw_u32(w, (uint32_t)n);
+}
+static void kw_bytes(cass_writer *w, const uint8_t *b, size_t n, int flexible) {
+  kw_count(w, (int)n, flexible);
+  cw_bytes(w, b, n);
+}
+static void kw_tags(cass_writer *w, int flexible) {
+  if (flexible) cw_u8(w, 0);
+}
+static size_t kw_request_begin(cass_writer *w, int key, int version, int32_t correlation, int flexible) {
+  size_t start = w->at;
+  cw_u32(w, 0);
+  cw_u16(w, (uint16_t)key);
+  cw_u16(w, (uint16_t)version);
+  cw_u32(w, (uint32_t)correlation);
+  kw_string(w, "bench-client", 0);
+  kw_tags(w, flexible);
+  return start;
+}
+static size_t kw_response_begin(cass_writer *w, int32_t correlation, int flexible) {
+  size_t start = w->at;
+  cw_u32(w, 0);
+  cw_u32(w, (uint32_t)correlation);
+  kw_tags(w, flexible);
+  return start;
+}
+static const char *kw_end(cass_writer *w, size_t start, size_t *len) {
+  uint32_t n = (uint32_t)(w->at - start - 4);
+  w->base[start] = (uint8_t)(n >> 24);
+  w->base[start + 1] = (uint8_t)(n >> 16);
+  w->base[start + 2] = (uint8_t)(n >> 8);
+  w->base[start + 3] = (uint8_t)n;
+  *len = w->at - start;
+  return (const char *)w->base + start;
+}
+
+/* The records of a Produce request and a Fetch response: one RecordBatch (magic 2) of two records with a null
+   key and a 20-byte value, as a client writes it (the CRC is CRC-32C over attributes .. end). The parser never
+   looks inside; the Go parser reads it as a v0/v1 message set and stops at the CRC that is not its own. */
+static uint8_t kafka_records[128];
+static size_t kafka_records_len;
+
+static uint32_t kafka_crc32c(const uint8_t *p, size_t n) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; i++) {
+    crc ^= p[i];
+    for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
+  }
+  return ~crc;
+}
+
+static void kafka_records_init(void) {
+  cass_writer w = {kafka_records, 0, sizeof kafka_records};
+  cw_u64(&w, 0);          /* base offset */
+  cw_u32(&w, 0);          /* batch length, set below */
+  cw_u32(&w, 0);          /* partition leader epoch */
+  cw_u8(&w, 2);           /* magic */
+  cw_u32(&w, 0);          /* crc, set below */
+  size_t crc_from = w.at;
+  cw_u16(&w, 0);          /* attributes: no compression */
+  cw_u32(&w, 1);          /* last offset delta */
+  cw_u64(&w, 1700000000000ull);
+  cw_u64(&w, 1700000000001ull);
+  cw_u64(&w, (uint64_t)-1); /* producer id */
+  cw_u16(&w, 0xFFFF);     /* producer epoch */
+  cw_u32(&w, 0xFFFFFFFF); /* base sequence */
+  cw_u32(&w, 2);          /* records */
+  for (int i = 0; i < 2; i++) {
+    static const char value[] = "order-created-000042";
+    cw_u8(&w, (uint8_t)(2 * (6 + 20))); /* length (zigzag varint) */
+    cw_u8(&w, 0);                        /* attributes */
+    cw_u8(&w, (uint8_t)(2 * i));         /* timestamp delta */
+    cw_u8(&w, (uint8_t)(2 * i));         /* offset delta */
+    cw_u8(&w, 1);                        /* key length -1: null */
+    cw_u8(&w, 2 * 20);                   /* value length */
+    cw_bytes(&w, value, 20);
+    cw_u8(&w, 0); /* headers */
+  }
+  kafka_records_len = w.at;
+  uint32_t batch = (uint32_t)(w.at - 12), crc = kafka_crc32c(kafka_records + crc_from, w.at - crc_from);
+  for (int i = 0; i < 4; i++) {
+    kafka_records[8 + i] = (uint8_t)(batch >> (24 - 8 * i));
+    kafka_records[17 + i] = (uint8_t)(crc >> (24 - 8 * i));
+  }
+}
+
+/* Produce: transactional id (3+, null), acks -1, timeout, [topic [partition, records]]. */
+static const char *kafka_produce(cass_writer *w, int version, int32_t corr, const char *topic, int partition,
+                                 size_t *len) {
+  int fx = version >= 9;
+  size_t start = kw_request_begin(w, 0, version, corr, fx);
+  if (version >= 3) kw_string(w, NULL, fx);
+  cw_u16(w, 0xFFFF); /* acks: all */
+  cw_u32(w, 30000);
+  kw_count(w, 1, fx);
+  kw_string(w, topic, fx);
+  kw_count(w, 1, fx);
+  cw_u32(w, (uint32_t)partition);
+  kw_bytes(w, kafka_records, kafka_records_len, fx);
+  kw_tags(w, fx);
+  kw_tags(w, fx);
+  kw_tags(w, fx);
+  return kw_end(w, start, len);
+}
+
+/* Produce response: [topic [partition, error, base offset, log append time (2+), log start offset (5+), record
+   errors (8+), error message (8+)]], throttle time. A denial has the same shape (error 29). */
+static const char *kafka_produce_response(cass_writer *w, int version, int32_t corr, const char *topic,
+                                          int partition, int16_t error, size_t *len) {
+  int fx = version >= 9;
+  size_t start = kw_response_begin(w, corr, fx);
+  kw_count(w, 1, fx);
+  kw_string(w, topic, fx);
+  kw_count(w, 1, fx);
+  cw_u32(w, (uint32_t)partition);
+  cw_u16(w, (uint16_t)error);
+  cw_u64(w, error ? (uint64_t)-1 : 1000 + (uint64_t)corr);
+  if (version >= 2) cw_u64(w, (uint64_t)-1);
+  if (version >= 5) cw_u64(w, error ? (uint64_t)-1 : 0);
+  if (version >= 8) {
+    kw_count(w, 0, fx);
+    kw_string(w, NULL, fx);
+  }
+  kw_tags(w, fx);
+  kw_tags(w, fx);
+  cw_u32(w, 0);
+  kw_tags(w, fx);
+  return kw_end(w, start, len);
+}
+
+/* Fetch: replica id, max wait, min bytes, max bytes (3+), isolation level (4+), session id and epoch (7+),
+   [topic [partition, current leader epoch (9+), fetch offset, last fetched epoch (12+), log start offset (5+),
+   partition max bytes]], forgotten topics (7+), rack id (11+). */
+static const char *kafka_fetch(cass_writer *w, int version, int32_t corr, const char *topic, int partition,
+                               size_t *len) {
+  int fx = version >= 12;
+  size_t start = kw_request_begin(w, 1, version, corr, fx);
+  cw_u32(w, 0xFFFFFFFF);
+  cw_u32(w, 500);
+  cw_u32(w, 1);
+  if (version >= 3) cw_u32(w, 52428800);
+  if (version >= 4) cw_u8(w, 0);
+  if (version >= 7) {
+    cw_u32(w, 0);
+    cw_u32(w, 0xFFFFFFFF);
+  }
+  kw_count(w, 1, fx);
+  kw_string(w, topic, fx);
+  kw_count(w, 1, fx);
+  cw_u32(w, (uint32_t)partition);
+  if (version >= 9) cw_u32(w, 0xFFFFFFFF);
+  cw_u64(w, 4096 + (uint64_t)corr);
+  if (version >= 12) cw_u32(w, 0xFFFFFFFF);
+  if (version >= 5) cw_u64(w, (uint64_t)-1);
+  cw_u32(w, 1048576);
+  kw_tags(w, fx);
+  kw_tags(w, fx);
+  if (version >= 7) kw_count(w, 0, fx);
+  if (version >= 11) kw_string(w, "", fx);
+  kw_tags(w, fx);
+  return kw_end(w, start, len);
+}
+
+/* Fetch response: throttle time (1+), error and session id (7+), [topic [partition, error, high watermark, last
+   stable offset (4+), log start offset (5+), aborted transactions (4+), preferred read replica (11+), records]].
+   `records` 0: empty (a denial's shape). */
+static const char *kafka_fetch_response(cass_writer *w, int version, int32_t corr, const char *topic, int partition,
+                                        int16_t error, size_t records, size_t *len) {
+  int fx = version >= 12;
+  size_t start = kw_response_begin(w, corr, fx);
+  if (version >= 1) cw_u32(w, 0);
+  if (version >= 7) {
+    cw_u16(w, (uint16_t)error);
+    cw_u32(w, 0);
+  }
+  kw_count(w, 1, fx);
+  kw_string(w, topic, fx);
+  kw_count(w, 1, fx);
+  cw_u32(w, (uint32_t)partition);
+  cw_u16(w, (uint16_t)error);
+  cw_u64(w, error ? (uint64_t)-1 : 8192);
+  if (version >= 4) cw_u64(w, error ? (uint64_t)-1 : 8192);
+  if (version >= 5) cw_u64(w, error ? (uint64_t)-1 : 0);
+  if (version >= 4) kw_count(w, error ? -1 : 0, fx);
+  if (version >= 11) cw_u32(w, 0xFFFFFFFF);
+  if (records) kw_bytes(w, kafka_records, records, fx);
+  else kw_count(w, error ? -1 : 0, fx);
+  kw_tags(w, fx);
+  kw_tags(w, fx);
+  kw_tags(w, fx);
+  return kw_end(w, start, len);
+}
+
+static void kafka_init(void) {
+  static uint8_t storage[16384];
+  cass_writer w = {storage, 0, sizeof storage};
+  static const char *topics[MAX_CYCLE] = {"orders", "payments", "orders", "secrets", "events", "orders", "payments",
+                                          "orders"};
+  kafka_records_init();
+  for (size_t k = 0; k < N_WORKLOADS; k++) {
+    workload *wl = &workloads[k];
+    if (strncmp(wl->name, "kafka ", 6) != 0 || wl->cycle[0].bytes != NULL) continue;
+    int fetch = strstr(wl->name, "fetch") != NULL;
+    int version = atoi(strrchr(wl->name, 'v') + 1);
+    for (int i = 0; i < MAX_CYCLE; i++) {
+      request *r = &wl->cycle[i];
+      int32_t corr = 100 + i;
+      int partition = i % 3;
+      r->allowed = strcmp(topics[i], "secrets") != 0;
+      r->entries = 2;
+      if (fetch) {
+        r->bytes = kafka_fetch(&w, version, corr, topics[i], partition, &r->len);
+        if (r->allowed) {
+          r->reply = kafka_fetch_response(&w, version, corr, topics[i], partition, 0, kafka_records_len,
+                                          &r->reply_len);
+        } else {
+          r->entries = 1;
+          kafka_fetch_response(&w, version, corr, topics[i], partition, 29, 0, &wl->denial_len);
+        }
+      } else {
+        r->bytes = kafka_produce(&w, version, corr, topics[i], partition, &r->len);
+        if (r->allowed) {
+          r->reply = kafka_produce_response(&w, version, corr, topics[i], partition, 0, &r->reply_len);
+        } else {
+          r->entries = 1;
+          kafka_produce_response(&w, version, corr, topics[i], partition, 29, &wl->denial_len);
+        }
+      }
+    }
+  }
+}
+
+/* Builds the workloads' binary messages (memcache binary packets, cassandra frames, kafka frames). */
 static void workloads_init(void) {
   mc_binary_init();
   cassandra_init();
+  kafka_init();
 }
 
 #endif

@@ -100,6 +100,8 @@ public enum FuzzSeeds {
             ]
         case "cassandra":
             return CassandraSeeds.scripts()
+        case "kafka":
+            return KafkaSeeds.scripts()
         case "test.headerparser":
             return [
                 script([.client("allow this\nbeer at the end\n")]),

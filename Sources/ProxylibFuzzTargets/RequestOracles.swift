@@ -17,6 +17,8 @@ protocol RequestOracle: Sendable {
     func checkForwarded(_ stream: [UInt8], written: [UInt8], remote: UInt32) throws(FuzzViolation)
     /// Checks one whole connection, write by write (by default only what reached the server: `checkForwarded`).
     func checkConnection(_ connection: ConnectionRecord, remote: UInt32) throws(FuzzViolation)
+    /// The policy installed for the parser (by default `rules` as generic L7 rules on the three port rules).
+    func policy(for parser: String) -> [NetworkPolicyConfig]
 }
 
 /// One write of a fuzzed connection (client or server bytes, or an empty reply-side write that flushes the

@@ -163,6 +163,104 @@ import Testing
         #expect(throws: FuzzViolation.self) { try cassandra([.server(rows, toClient: Array(rows.dropLast()) + [0xFF])]) }
     }
 
+    /// A kafka connection of forged writes: as for cassandra, and a server write whose OnData calls also wrote
+    /// a denial that waited for the response before it.
+    enum KafkaWrite {
+        case client([UInt8], forwarded: [UInt8], injected: [UInt8] = [], failed: Bool = false)
+        case server([UInt8], toClient: [UInt8], injected: [UInt8] = [])
+    }
+
+    func kafka(_ writes: [KafkaWrite], remote: UInt32 = 1) throws {
+        var oracle = KafkaOracle()
+        oracle.tolerances.metadataUnread = false
+        let events = writes.map { write -> DatapathEvent in
+            switch write {
+            case let .client(bytes, forwarded, injected, failed):
+                return DatapathEvent(source: .client, input: bytes, endStream: false, toServer: forwarded, toClient: injected,
+                                     injectedToClient: injected, injectedToServer: [], failed: failed)
+            case let .server(bytes, delivered, injected):
+                return DatapathEvent(source: .server, input: bytes, endStream: false, toServer: [], toClient: delivered,
+                                     injectedToClient: injected, injectedToServer: [], failed: false)
+            }
+        }
+        try oracle.checkConnection(ConnectionRecord(events: events, forwarded: [], written: []), remote: remote)
+    }
+
+    typealias KS = KafkaSeeds
+
+    /// The denial of a Produce v3 for (topic, partitions): error 29, offsets -1, throttle 0.
+    static func produceDenial(_ correlation: Int, _ topic: String, _ partitions: [Int]) -> [UInt8] {
+        var body = KS.i32(1) + KS.string(topic, false) + KS.i32(partitions.count)
+        for partition in partitions { body += KS.i32(partition) + KS.i16(29) + KS.i64(-1) + KS.i64(-1) }
+        return KS.response(correlation: correlation, flexible: false, body: body + KS.i32(0))
+    }
+
+    @Test func kafkaOracleAcceptsAPolicyAbidingConversation() {
+        let allowed = KS.produce(3, 1, topics: [("allowed", [0])]), denied = KS.produce(3, 2, topics: [("secret", [1])])
+        let silent = KS.produce(3, 3, acks: 0, topics: [("secret", [0])])
+        let answer = KS.produceResponse(3, 1, topics: [("allowed", [0])])
+        #expect(throws: Never.self) {
+            // The denial waits for the answer owed before it.
+            try kafka([.client(allowed + denied + silent, forwarded: allowed),
+                       .server(answer, toClient: answer + Self.produceDenial(2, "secret", [1]),
+                               injected: Self.produceDenial(2, "secret", [1]))])
+            try kafka([.client(denied, forwarded: [], injected: Self.produceDenial(2, "secret", [1]))])
+            // The rules: the client-id rule, the version rule, the api-key rule, remote 7's topic.
+            let billing = KS.produce(9, 4, client: "billing", topics: [("billing", [0])])
+            let legacy = KS.produce(3, 5, topics: [("legacy", [0])]), catalog = KS.metadata(4, 6, topics: [("catalog", [])])
+            try kafka([.client(billing + legacy + catalog, forwarded: billing + legacy + catalog)])
+            try kafka([.client(KS.produce(9, 7, topics: [("seven", [0]), ("allowed", [1])]),
+                               forwarded: KS.produce(9, 7, topics: [("seven", [0]), ("allowed", [1])]))], remote: 7)
+            // A failure on a malformed frame, on a bad size.
+            let negative = KS.request(key: 0, version: 3, correlation: 8, flexible: false, body: KS.string(nil, false) + KS.i16(1) + KS.i32(0) + KS.i32(-5))
+            try kafka([.client(negative, forwarded: [], failed: true)])
+            try kafka([.client(KS.i32(-1) + KS.i32(0), forwarded: [], failed: true)])
+        }
+    }
+
+    @Test func kafkaOracleRejectsForbiddenPassesAndWrongAnswers() {
+        let denied = KS.produce(3, 2, topics: [("secret", [1])])
+        // Denied topics, a topic outside its rule's client, version or api key, every topic, remote 9.
+        for request in [denied, KS.produce(3, 3, topics: [("allowed", [0]), ("secret", [1])]),
+                        KS.produce(9, 4, client: "other", topics: [("billing", [0])]),
+                        KS.produce(9, 5, topics: [("legacy", [0])]), KS.produce(3, 6, topics: [("catalog", [0])]),
+                        KS.metadata(1, 7, topics: nil), KS.metadata(0, 8, topics: []),
+                        KS.produce13(9, topics: [([UInt8](repeating: 0xAB, count: 16), [0])])] {
+            #expect(throws: FuzzViolation.self) { try kafka([.client(request, forwarded: request)]) }
+        }
+        #expect(throws: FuzzViolation.self) { try kafka([.client(KS.produce(9, 7, topics: [("seven", [0])]), forwarded: KS.produce(9, 7, topics: [("seven", [0])]))]) }
+        let allowed = KS.produce(3, 1, topics: [("allowed", [0])])
+        #expect(throws: FuzzViolation.self) { try kafka([.client(allowed, forwarded: allowed)], remote: 9) }
+        // Half a frame reached the server; a failure on a well-formed request; a bad size waited for.
+        #expect(throws: FuzzViolation.self) { try kafka([.client(allowed, forwarded: Array(allowed.prefix(10)))]) }
+        #expect(throws: FuzzViolation.self) { try kafka([.client(allowed, forwarded: [], failed: true)]) }
+        #expect(throws: FuzzViolation.self) { try kafka([.client(KS.i32(200 << 20) + KS.i32(0), forwarded: [])]) }
+        // Denials: the wrong correlation id, the wrong error code, a topic not echoed, one for an acks=0
+        // request, one for a request that passed, one ahead of the answer owed before it.
+        #expect(throws: FuzzViolation.self) { try kafka([.client(denied, forwarded: [], injected: Self.produceDenial(3, "secret", [1]))]) }
+        var wrongCode = Self.produceDenial(2, "secret", [1])
+        wrongCode[wrongCode.count - 21] = 0x1E
+        #expect(throws: FuzzViolation.self) { try kafka([.client(denied, forwarded: [], injected: wrongCode)]) }
+        #expect(throws: FuzzViolation.self) { try kafka([.client(denied, forwarded: [], injected: Self.produceDenial(2, "secret", [2]))]) }
+        let silent = KS.produce(3, 2, acks: 0, topics: [("secret", [1])])
+        #expect(throws: FuzzViolation.self) { try kafka([.client(silent, forwarded: [], injected: Self.produceDenial(2, "secret", [1]))]) }
+        #expect(throws: FuzzViolation.self) { try kafka([.client(allowed, forwarded: allowed, injected: Self.produceDenial(1, "allowed", [0]))]) }
+        let answer = KS.produceResponse(3, 1, topics: [("allowed", [0])])
+        #expect(throws: FuzzViolation.self) {
+            try kafka([.client(allowed + denied, forwarded: allowed, injected: Self.produceDenial(2, "secret", [1])),
+                       .server(answer, toClient: answer)])
+        }
+        // Responses out of request order; a response altered on its way.
+        let second = KS.produce(3, 5, topics: [("allowed", [0])])
+        let answer5 = KS.produceResponse(3, 5, topics: [("allowed", [0])])
+        #expect(throws: FuzzViolation.self) {
+            try kafka([.client(allowed + second, forwarded: allowed + second), .server(answer5, toClient: answer5)])
+        }
+        #expect(throws: FuzzViolation.self) {
+            try kafka([.client(allowed, forwarded: allowed), .server(answer, toClient: Array(answer.dropLast()) + [0xFF])])
+        }
+    }
+
     @Test func cassandraOracleReadsCQLItsOwnWay() {
         func meaning(_ text: String) -> OracleCQL.Meaning { OracleCQL.meaning(of: Array(text.utf8)) }
         let pub = OracleCQL.Statement(action: .select, keyspace: Array("ks".utf8), name: Array("pub".utf8))

@@ -31,6 +31,8 @@ public final class KafkaParser: ConnectionParser {
     private var covered: [Bool] = []
     /// A masked Metadata response being built.
     private var maskScratch: [UInt8] = []
+    /// The topic list of the access-log entry being written (capacity reused).
+    private var loggedTopicNames: [String] = []
 
     public init(connection: Connection) {
         self.connection = connection
@@ -99,7 +101,7 @@ public final class KafkaParser: ConnectionParser {
     /// Resolves every topic's name (ids through the instance's map) and asks the policy.
     private func check(_ header: KafkaRequestHeader, api: KafkaCompiledAPI?, frame: UnsafeRawBufferPointer,
                        snapshot: KafkaTopicIDs.Snapshot?) -> Verdict {
-        topicNames.removeAll(keepingCapacity: true)
+        topicNames.clearKeepingCapacity()
         var unknownID = false
         for topic in facts.topics {
             if !topic.name.isNull {
@@ -112,8 +114,8 @@ public final class KafkaParser: ConnectionParser {
             }
         }
         if unknownID { return .denied(errorCode: Self.unknownTopicID) }
-        covered.removeAll(keepingCapacity: true)
-        covered.append(contentsOf: repeatElement(false, count: topicNames.count))
+        covered.clearKeepingCapacity()
+        for _ in 0..<topicNames.count { covered.append(false) }
         let allowed = topicNames.withUnsafeBufferPointer { names in
             covered.withUnsafeMutableBufferPointer { coverage in
                 connection.matches(KafkaRequest(
@@ -289,8 +291,18 @@ public final class KafkaParser: ConnectionParser {
 
     /// The request's topics, each once, in request order; a topic named by an id we do not know is logged as
     /// that id.
+    ///
+    /// Built in `loggedTopicNames`, whose buffer is reused: the entry is encoded before `log` returns and lets
+    /// go of it, so a logged request costs no allocation for its topic list (names up to 15 bytes are stored in
+    /// their `String`s; longer ones still cost one each). `selection`: only the topics the policy allowed
+    /// (true) or denied (false).
     private func loggedTopics(covered selection: Bool?) -> [String] {
-        var result: [String] = []
+        loggedTopicNames.clearKeepingCapacity()
+        appendLoggedTopics(to: &loggedTopicNames, covered: selection)
+        return loggedTopicNames
+    }
+
+    private func appendLoggedTopics(to result: inout [String], covered selection: Bool?) {
         for (index, name) in topicNames.enumerated() {
             if let selection, index < covered.count, covered[index] != selection { continue }
             let text: String
@@ -303,7 +315,6 @@ public final class KafkaParser: ConnectionParser {
             if result.count < 256 && result.contains(text) { continue }
             result.append(text)
         }
-        return result
     }
 
     private func releaseLargeScratch() {

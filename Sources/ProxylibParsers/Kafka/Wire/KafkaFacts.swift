@@ -45,11 +45,11 @@ struct KafkaFacts {
     private var openResource: Int32 = -1
 
     mutating func reset() {
-        topics.removeAll(keepingCapacity: true)
-        partitions.removeAll(keepingCapacity: true)
-        groups.removeAll(keepingCapacity: true)
-        resources.removeAll(keepingCapacity: true)
-        items.removeAll(keepingCapacity: true)
+        topics.clearKeepingCapacity()
+        partitions.clearKeepingCapacity()
+        groups.clearKeepingCapacity()
+        resources.clearKeepingCapacity()
+        items.clearKeepingCapacity()
         acks = -1
         namesAllTopics = false
         openTopic = nil

@@ -8,6 +8,8 @@
 /// where a per-topic one fails just those topics.
 struct KafkaResponseWriter {
     private(set) var bytes: [UInt8] = []
+    /// The elements of the response arrays being written, innermost last (a stack reused by every denial).
+    private var scopes: [Scope] = []
 
     private struct Scope {
         var group: Int32 = -1
@@ -59,13 +61,18 @@ struct KafkaResponseWriter {
                 index += 1
             case .structs:
                 let bodyEnd = Int(op.end)
-                let elements = self.elements(of: op.role, scope: scope, facts: facts,
-                                             holdsTopics: Self.holdsTopics(ops, from: index + 1, to: bodyEnd))
-                appendLength(elements.count, compact: op.compact, wide: true)
-                for element in elements {
-                    writeFields(ops, from: index + 1, to: bodyEnd, scope: element, errorCode: errorCode, facts: facts,
-                                frame: frame)
+                // The elements go on the `scopes` stack (capacity kept across denials: no allocation once warm);
+                // nested arrays push theirs above and pop them before this loop moves on.
+                let first = scopes.count
+                appendElements(of: op.role, scope: scope, facts: facts,
+                               holdsTopics: Self.holdsTopics(ops, from: index + 1, to: bodyEnd))
+                let last = scopes.count
+                appendLength(last - first, compact: op.compact, wide: true)
+                for position in first..<last {
+                    writeFields(ops, from: index + 1, to: bodyEnd, scope: scopes[position], errorCode: errorCode,
+                                facts: facts, frame: frame)
                 }
+                scopes.truncate(to: first)
                 index = bodyEnd
             case .structure:
                 let bodyEnd = Int(op.end)
@@ -104,53 +111,44 @@ struct KafkaResponseWriter {
         (start..<end).contains { ops[$0].role == .topics }
     }
 
-    /// The elements a response array gets: one per request topic (of the current group), partition (of the
-    /// current topic), group or resource; one for an array that only holds topics (a transaction, a log
-    /// directory: the request's topics sit there); none for arrays that echo nothing.
-    private func elements(of role: KafkaRole, scope: Scope, facts: borrowing KafkaFacts,
-                          holdsTopics: Bool) -> [Scope] {
-        var result: [Scope] = []
+    /// Pushes the elements a response array gets onto `scopes`: one per request topic (of the current group),
+    /// partition (of the current topic), group, resource or item; one for an array that only holds topics (a
+    /// transaction, a log directory: the request's topics sit there); none for arrays that echo nothing.
+    private mutating func appendElements(of role: KafkaRole, scope: Scope, facts: borrowing KafkaFacts,
+                                         holdsTopics: Bool) {
+        var element = scope
+        element.echoed = true
         switch role {
         case .topics:
             for (index, topic) in facts.topics.enumerated() where topic.group == scope.group && topic.resource < 0 {
-                var element = scope
                 element.topic = index
-                result.append(element)
+                scopes.append(element)
             }
         case .partitions:
             guard scope.topic >= 0 else { break }
             for position in facts.topics[scope.topic].partitions {
-                var element = scope
                 element.partition = position
-                result.append(element)
+                scopes.append(element)
             }
         case .groups:
             for index in facts.groups.indices {
-                var element = scope
                 element.group = Int32(index)
-                result.append(element)
+                scopes.append(element)
             }
         case .resources:
             for index in facts.resources.indices {
-                var element = scope
                 element.resource = Int32(index)
-                result.append(element)
+                scopes.append(element)
             }
         case .items:
             for index in facts.items.indices {
-                var element = scope
                 element.item = Int32(index)
-                result.append(element)
+                scopes.append(element)
             }
         default:
             if holdsTopics && facts.topics.contains(where: { $0.group == scope.group && $0.resource < 0 }) {
-                result.append(scope)
+                scopes.append(element)
             }
-        }
-        return result.map { element in
-            var echoed = element
-            echoed.echoed = true
-            return echoed
         }
     }
 
@@ -206,9 +204,11 @@ struct KafkaResponseWriter {
             appendLength(partitions.count, compact: op.compact, wide: true)
             for position in partitions { appendInteger(Int64(facts.partitions[Int(position)]), width: Int(op.width)) }
         case .topicName where op.element == .string:
-            let names = facts.topics.filter { $0.group == scope.group && $0.resource < 0 && !$0.name.isNull }
-            appendLength(names.count, compact: op.compact, wide: true)
-            for topic in names { appendString(topic.name.bytes(in: frame), compact: op.compact) }
+            let echoed = { (topic: KafkaFacts.Topic) in topic.group == scope.group && topic.resource < 0 && !topic.name.isNull }
+            var count = 0
+            for topic in facts.topics where echoed(topic) { count += 1 }
+            appendLength(count, compact: op.compact, wide: true)
+            for topic in facts.topics where echoed(topic) { appendString(topic.name.bytes(in: frame), compact: op.compact) }
         case .items where op.element == .string:
             appendLength(facts.items.count, compact: op.compact, wide: true)
             for key in facts.items { appendString(key.bytes(in: frame), compact: op.compact) }
