@@ -65,10 +65,10 @@ public final class KafkaParser: ConnectionParser {
 
     private func decide(_ frame: UnsafeRawBufferPointer) -> ParserOp {
         guard var header = KafkaRequestHeader.peek(frame) else { return .error(.invalidFrameLength) }
-        let api = KafkaAPIs.api(header.apiKey)
+        // The description of this key and version, when we have one.
+        let api = KafkaAPIs.api(header.apiKey).flatMap { $0.supports(header.apiVersion) ? $0 : nil }
         var reader = KafkaReader(frame, at: KafkaRequestHeader.fixedEnd)
-        let known = api.map { $0.supports(header.apiVersion) } ?? false
-        guard known || header.apiKey == KafkaAPIKey.apiVersions else {
+        guard api != nil || header.apiKey == KafkaAPIKey.apiVersions else {
             Diagnostics.debug("kafka: api key \(header.apiKey) version \(header.apiVersion) is not one we read; closing")
             logRefused(correlationID: header.correlationID, apiKey: header.apiKey, apiVersion: header.apiVersion,
                        errorCode: Self.unsupportedVersion)
@@ -77,8 +77,8 @@ public final class KafkaParser: ConnectionParser {
         facts.reset()
         // ApiVersions of a version we do not know is read by its header alone: the broker answers it with the
         // versions it supports (that is how clients negotiate), and it names nothing a rule looks at.
-        let walked = header.readRest(api: known ? api : nil, reader: &reader)
-            && (!known || KafkaWalker.walk(api!.request(header.apiVersion), reader: &reader, facts: &facts))
+        let walked = header.readRest(api: api, reader: &reader)
+            && (api.map { KafkaWalker.walk($0.request(header.apiVersion), reader: &reader, facts: &facts) } ?? true)
         guard walked else {
             Diagnostics.debug("kafka: malformed request (api key \(header.apiKey) version \(header.apiVersion)); closing")
             logRefused(correlationID: header.correlationID, apiKey: header.apiKey, apiVersion: header.apiVersion,
@@ -88,8 +88,8 @@ public final class KafkaParser: ConnectionParser {
         // The id map is loaded only for requests that name a topic by id (a load costs atomic operations).
         let snapshot = facts.topics.contains(where: { $0.name.isNull }) ? topicIDs.snapshot : nil
         return withExtendedLifetime(snapshot) {
-            let verdict = check(header, api: known ? api : nil, frame: frame, snapshot: snapshot)
-            return settle(verdict, header: header, api: known ? api : nil, frame: frame)
+            let verdict = check(header, api: api, frame: frame, snapshot: snapshot)
+            return settle(verdict, header: header, api: api, frame: frame)
         }
     }
 
