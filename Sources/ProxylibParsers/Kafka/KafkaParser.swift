@@ -244,28 +244,35 @@ public final class KafkaParser: ConnectionParser {
     /// Masks the denied topics of a Metadata response into a copy that replaces it; false when the response
     /// cannot be read (the connection then closes: passing it would show the denied topics).
     private func mask(_ frame: UnsafeRawBufferPointer, owed: KafkaPendingResponses.Entry) -> Bool {
-        guard let api = KafkaAPIs.api(owed.apiKey), api.supports(owed.apiVersion) else { return false }
-        if owed.apiVersion >= 10 { learnTopicIDs(from: frame, api: api, version: owed.apiVersion) }
-        var reader = KafkaReader(frame, at: 8)
-        if api.responseHeaderIsFlexible(owed.apiVersion) && !reader.skipTaggedFields() { return false }
-        facts.reset()
-        guard KafkaWalker.walk(api.response(owed.apiVersion), reader: &reader, facts: &facts) else { return false }
+        guard let api = KafkaAPIs.api(owed.apiKey), api.supports(owed.apiVersion),
+              readResponse(frame, api: api, version: owed.apiVersion) else { return false }
+        learnTopicIDs(in: frame)
         KafkaMetadataMask.rewrite(frame, facts: facts, compact: api.isFlexible(owed.apiVersion),
                                   errorCode: Self.topicAuthorizationFailed, isDenied: { pending.firstMasks($0) },
                                   into: &maskScratch)
         return pending.replaceFirst(with: maskScratch)
     }
 
+    /// Walks a response frame into `facts`; false when it does not follow its description.
+    private func readResponse(_ frame: UnsafeRawBufferPointer, api: KafkaCompiledAPI, version: Int16) -> Bool {
+        var reader = KafkaReader(frame, at: 8)
+        if api.responseHeaderIsFlexible(version) && !reader.skipTaggedFields() { return false }
+        facts.reset()
+        return KafkaWalker.walk(api.response(version), reader: &reader, facts: &facts)
+    }
+
     /// Reads a Metadata response's topics and teaches the instance each id's name. A response we cannot read
     /// teaches nothing (and still passes: it is the broker's answer).
     private func learnTopicIDs(from frame: UnsafeRawBufferPointer, api: KafkaCompiledAPI, version: Int16) {
-        var reader = KafkaReader(frame, at: 8)
-        if api.responseHeaderIsFlexible(version) && !reader.skipTaggedFields() { return }
-        facts.reset()
-        guard KafkaWalker.walk(api.response(version), reader: &reader, facts: &facts) else {
+        guard readResponse(frame, api: api, version: version) else {
             Diagnostics.debug("kafka: unreadable metadata response; no topic ids learnt")
             return
         }
+        learnTopicIDs(in: frame)
+    }
+
+    /// Teaches the instance the (id, name) pairs of the response just read into `facts`.
+    private func learnTopicIDs(in frame: UnsafeRawBufferPointer) {
         let pairs = facts.topics.lazy.compactMap { topic -> (KafkaUUID, UnsafeRawBufferPointer)? in
             guard let id = topic.id, id != .zero, !topic.name.isNull else { return nil }
             return (id, topic.name.bytes(in: frame))
