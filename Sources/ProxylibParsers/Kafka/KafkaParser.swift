@@ -6,7 +6,8 @@ import ProxylibCore
 /// version, `KafkaAPIs`), their topics checked against `kafka_rules`. An allowed request passes untouched; a
 /// denied one is dropped and answered with its own response type carrying TOPIC_AUTHORIZATION_FAILED, written
 /// in the client's response order (`KafkaPendingResponses`). Responses pass on their header; Metadata responses
-/// that carry topic ids are read whole so the instance learns each id's name (`KafkaTopicIDs`).
+/// that carry topic ids are read whole so the instance learns each id's name (`KafkaTopicIDs`), and ApiVersions
+/// responses are capped at the versions we read (`KafkaApiVersionsCap`), so clients negotiate those.
 ///
 ///     l7proto: kafka
 ///     kafka_rules: [{topic: orders}, {api_keys: [18, 3], client_id: billing}]
@@ -29,7 +30,7 @@ public final class KafkaParser: ConnectionParser {
     private var scratch: [UInt8] = []
     private var topicNames: [UnsafeRawBufferPointer] = []
     private var covered: [Bool] = []
-    /// A masked Metadata response being built.
+    /// A rewritten response being built (a masked Metadata response, a capped ApiVersions response).
     private var maskScratch: [UInt8] = []
     /// The topic list of the access-log entry being written (capacity reused).
     private var loggedTopicNames: [String] = []
@@ -224,6 +225,20 @@ public final class KafkaParser: ConnectionParser {
                                              apiKey: Int32(owed.apiKey), topics: []))
             // The masked copy is now the first thing owed: written by the next call, in the response's place.
             return .drop(frameLength)
+        }
+        if owed.apiKey == KafkaAPIKey.apiVersions {
+            guard Int(size) <= Self.maxFrame else { return .error(.invalidFrameLength) }
+            if input.count < frameLength { return .more(frameLength - input.count) }
+            defer { releaseLargeScratch() }
+            let capped = input.withContiguousBytes(from: 0, count: frameLength, scratch: &scratch) { frame in
+                KafkaApiVersionsCap.rewrite(frame, version: owed.apiVersion, into: &maskScratch)
+            } ?? false
+            if capped {
+                connection.log(.response, .kafka(correlationID: correlation, errorCode: 0,
+                                                 apiVersion: Int32(owed.apiVersion), apiKey: Int32(owed.apiKey), topics: []))
+                guard pending.replaceFirst(with: maskScratch) else { return .error(.invalidFrameLength) }
+                return .drop(frameLength)
+            }
         }
         // Metadata responses name topics by id and name from version 10 on.
         if owed.apiKey == KafkaAPIKey.metadata, owed.apiVersion >= 10, let api = KafkaAPIs.api(owed.apiKey),

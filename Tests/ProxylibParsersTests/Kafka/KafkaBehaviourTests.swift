@@ -282,3 +282,44 @@ import ProxylibTestSupport
         }
     }
 }
+
+/// ApiVersions responses advertise at most the versions the parser reads, so clients of a newer broker
+/// negotiate versions we check instead of being disconnected.
+@Suite struct KafkaApiVersionsCapTests {
+    /// An ApiVersions response (header v0) for request version `version`: (key, min, max) entries.
+    static func response(correlation: Int32, version: Int16, error: Int16 = 0, keys: [(Int16, Int16, Int16)]) -> [UInt8] {
+        let compact = error == 0 && version >= 3
+        var body = KF.int16(error) + (compact ? KF.compactCount(keys.count) : KF.int32(Int32(keys.count)))
+        for (key, low, high) in keys { body += KF.int16(key) + KF.int16(low) + KF.int16(high) + (compact ? [0] : []) }
+        if version >= 1 && (error == 0) { body += KF.int32(0) }
+        if compact { body += [0] }
+        return KF.response(correlation: correlation, body: body)
+    }
+
+    @Test(arguments: [Int16(0), 2, 3, 4])
+    func maxVersionsAboveOursAreLowered(version: Int16) throws {
+        let fixture = ParserFixture()
+        try fixture.install([KF.policy([KF.rule()])])
+        let connection = fixture.connect("kafka", sourceID: 1000, destinationID: 2000)
+        let request = KF.request(key: 18, version: version, correlation: 1, flexible: version >= 3,
+                                 body: version >= 3 ? KF.compactString("c") + KF.compactString("1") + [0] : [])
+        #expect(connection.onData(segments: [request]).ops == [.pass(request.count)])
+        // Produce beyond ours (20), Fetch within (12), a key we do not describe (999).
+        let answer = Self.response(correlation: 1, version: version, keys: [(0, 0, 20), (1, 4, 12), (999, 0, 7)])
+        let capped = Self.response(correlation: 1, version: version, keys: [(0, 0, 13), (1, 4, 12), (999, 0, 7)])
+        let outcome = connection.onData(reply: true, segments: [answer])
+        #expect(outcome.ops == [.drop(answer.count), .inject(capped.count)])
+        #expect(Printable(outcome.replyInjected) == Printable(capped))
+    }
+
+    @Test func responsesWithinOurVersionsAndRefusalsPassAsTheyAre() throws {
+        let fixture = ParserFixture()
+        try fixture.install([KF.policy([KF.rule()])])
+        let connection = fixture.connect("kafka", sourceID: 1000, destinationID: 2000)
+        let request = KF.request(key: 18, version: 9, correlation: 2, flexible: true, body: [0, 0, 0])
+        _ = connection.onData(segments: [request])
+        // The broker refuses version 9 in a version-0 body; its versions are within ours.
+        let refusal = Self.response(correlation: 2, version: 9, error: 35, keys: [(0, 0, 11), (18, 0, 4)])
+        #expect(connection.onData(reply: true, segments: [refusal]).ops == [.pass(refusal.count)])
+    }
+}
