@@ -6,6 +6,8 @@
 #   make memcache-test   the memcache parser through proxylib-host against a real memcached (apt: memcached)
 #   make cassandra-test  the cassandra parser through proxylib-host: cassandra-driver and cqlsh against a CQL
 #                        test server (Tests/cassandra/cql_server.py), protocol v4/v5, plain and LZ4
+#   make kafka-test      the kafka parser through proxylib-host: kafka-python's producer and consumer against a
+#                        test broker (Tests/kafka/kafka_broker.py), newest, first flexible and old versions
 #   make fuzz | test-asan | test-tsan | stress    the full hardening runs (HARDENING.md)
 #   make demo            proxylib-host + libcilium.so in front of an r2d2 droid, with a policy file
 #   make datapath-demo   drive the library through the C datapath only
@@ -52,7 +54,7 @@ include Proto/Makefile.inc
 -include Tests/Sanitizers/sanitizers.mk
 -include Tests/Stress/stress.mk
 
-.PHONY: all lib deps test hardening-smoke unit-test harness-test artifact-test alloc-test npds-test host-test memcache-test cassandra-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean
+.PHONY: all lib deps test hardening-smoke unit-test harness-test artifact-test alloc-test npds-test host-test memcache-test cassandra-test kafka-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean
 
 all: lib
 
@@ -114,7 +116,7 @@ $(VENV)/ready: Tests/npds/requirements.txt
 	touch $@
 
 test: unit-test harness-test artifact-test alloc-test bench-smoke npds-test host-test memcache-test cassandra-test \
-      hardening-smoke
+      kafka-test hardening-smoke
 
 # The short versions of the hardening suites (HARDENING.md): each fuzz target for 20 s, the C datapath harness
 # against AddressSanitizer+UBSan and ThreadSanitizer builds of libcilium.so, the stress run and the fault suite
@@ -159,6 +161,18 @@ $(VENV)/cassandra-ready: Tests/cassandra/requirements.txt $(VENV)/ready
 # CASSANDRA_DIRECT=1 runs the clients against the server without the proxy (the denial tests then fail).
 cassandra-test: $(CILIUM_SO) $(HOST) $(VENV)/cassandra-ready
 	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/cassandra
+
+# kafka-python for Tests/kafka (pure Python: its clients, and the message classes the test broker is built on).
+$(VENV)/kafka-ready: Tests/kafka/requirements.txt $(VENV)/ready
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/kafka/requirements.txt
+	touch $@
+
+# The kafka parser end to end: proxylib-host in front of Tests/kafka/kafka_broker.py (a broker written for the tests
+# with kafka-python's own request/response classes: no Kafka installs here), KafkaProducer and KafkaConsumer at the
+# newest, the first flexible and old (pre-flexible) versions. KAFKA_DIRECT=1 runs the clients against the broker
+# without the proxy (the denial tests then fail).
+kafka-test: $(CILIUM_SO) $(HOST) $(VENV)/kafka-ready
+	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/kafka
 
 $(BENCH): bench/bench.c $(wildcard bench/*.h) $(DATAPATH) $(wildcard Sources/CDatapath/include/*.h) $(wildcard Include/*.h)
 	mkdir -p $(BUILD)

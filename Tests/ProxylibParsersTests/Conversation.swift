@@ -4,6 +4,8 @@ import CProxylib
 import Testing
 @testable import ProxylibCore
 import ProxylibTestSupport
+import ProxylibParsers
+import Synchronization
 
 /// A client and a server talking through the C datapath (cilium-envoy's onIo and its network filter) into
 /// the library's five entry points, with a policy installed in-process. Each write can be cut into pieces
@@ -30,6 +32,9 @@ final class Conversation {
     private static let nextID = AtomicCounter(start: 7_000_000)
 
     private let instanceID: UInt64
+    /// The instance's access log, for a conversation opened with `recordsAccessLog` (nil otherwise: the
+    /// process-wide runtime's instances log to a socket).
+    let log: RecordingAccessLog?
     private var connection: OpaquePointer?
     private var serverBuffer = dp_buf()
     private var clientBuffer = dp_buf()
@@ -39,24 +44,38 @@ final class Conversation {
 
     /// - Parameters:
     ///   - injectSize: the size of both inject buffers; `maxOps`: ops per OnData call.
+    ///   - recordsAccessLog: open the instance in `RecordingRuntime`, whose instances log into `log`.
     init(parser: String, policy: NetworkPolicyConfig, delivery: ReplayVerifier.Delivery, injectSize: Int = 1024,
-         maxOps: Int = 16) throws {
+         maxOps: Int = 16, recordsAccessLog: Bool = false) throws {
         self.delivery = delivery
         if case .randomSplits(let seed) = delivery {
             generator = SplitMix64(seed: seed)
         } else {
             generator = SplitMix64(seed: 1)
         }
-        instanceID = runtime.openModule([("node-id", "conversation-\(Self.nextID.next())")], debug: false)
-        try runtime.instances.find(instanceID)?.updatePolicy([policy], version: "1")
+        recording = recordsAccessLog
+        if recordsAccessLog {
+            let path = "/conversation/\(Self.nextID.next())"
+            instanceID = RecordingRuntime.runtime.openModule([("access-log-path", path)], debug: false)
+            log = RecordingRuntime.logs.withLock { $0.removeValue(forKey: path) }
+        } else {
+            instanceID = runtime.openModule([("node-id", "conversation-\(Self.nextID.next())")], debug: false)
+            log = nil
+        }
+        try owner.instances.find(instanceID)?.updatePolicy([policy], version: "1")
         dp_buf_init(&serverBuffer)
         dp_buf_init(&clientBuffer)
         var options = dp_conn_options()
         options.max_ops = Int32(maxOps)
         options.inject_size = injectSize
         var opened: OpaquePointer?
-        result = dp_conn_new_ex(&Self.library, instanceID, parser, Self.nextID.next(), 1, 1, 2, "1.1.1.1:34567",
-                                "10.0.0.2:80", "1.1.1.1", &options, &opened)
+        if recordsAccessLog {
+            result = dp_conn_new_ex(&RecordingRuntime.library, instanceID, parser, Self.nextID.next(), 1, 1, 2,
+                                    "1.1.1.1:34567", "10.0.0.2:80", "1.1.1.1", &options, &opened)
+        } else {
+            result = dp_conn_new_ex(&Self.library, instanceID, parser, Self.nextID.next(), 1, 1, 2, "1.1.1.1:34567",
+                                    "10.0.0.2:80", "1.1.1.1", &options, &opened)
+        }
         connection = opened
     }
 
@@ -67,8 +86,12 @@ final class Conversation {
         }
         dp_buf_free(&serverBuffer)
         dp_buf_free(&clientBuffer)
-        runtime.closeModule(instanceID)
+        owner.closeModule(instanceID)
     }
+
+    private let recording: Bool
+    /// The runtime the instance lives in.
+    private var owner: ProxylibRuntime { recording ? RecordingRuntime.runtime : runtime }
 
     var isOpen: Bool { connection.map { dp_conn_is_open($0) != 0 } ?? false }
 
@@ -119,6 +142,41 @@ final class Conversation {
             }
             return result
         }
+    }
+}
+
+/// A runtime of the tests' own whose instances log into a `RecordingAccessLog` each (keyed by the instance's
+/// access-log path), with the entry points a C datapath calls.
+enum RecordingRuntime {
+    static let runtime = ProxylibRuntime(registry: BuiltinParsers.registry, makeAccessLog: { params in
+        let log = RecordingAccessLog()
+        logs.withLock { $0[params.accessLogPath] = log }
+        return log
+    })
+    static let logs = Mutex<[String: RecordingAccessLog]>([:])
+
+    nonisolated(unsafe) static var library: dp_library = {
+        var library = dp_library()
+        library.open_module = { _, _ in 0 }
+        library.close_module = { _ in }
+        library.on_new_connection = { instance, proto, id, ingress, source, destination, sourceAddress,
+                                       destinationAddress, policy, originalBuffer, replyBuffer in
+            runtime.newConnection(
+                instanceID: instance, parserName: text(proto), connectionID: id, ingress: ingress != 0,
+                sourceSecurityID: source, destinationSecurityID: destination, sourceAddress: text(sourceAddress),
+                destinationAddress: text(destinationAddress), policyName: text(policy),
+                originalInjectBuffer: originalBuffer, replyInjectBuffer: replyBuffer)
+        }
+        library.on_data = { id, reply, endStream, data, ops in
+            runtime.onData(connectionID: id, reply: reply != 0, endStream: endStream != 0, data: data, ops: ops)
+        }
+        library.close = { id in runtime.close(connectionID: id) }
+        return library
+    }()
+
+    private static func text(_ string: GoString) -> String {
+        guard string.n > 0, let p = string.p else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: p, count: Int(string.n)), as: UTF8.self)
     }
 }
 

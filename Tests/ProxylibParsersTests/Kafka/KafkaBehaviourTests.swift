@@ -138,11 +138,26 @@ import ProxylibTestSupport
         }
     }
 
-    @Test func topicRulesDoNotAllowTopicRequestsThatNameNoTopic() throws {
+    @Test func topicRulesApplyToRequestsForAllTopicsNotToThoseNamingNone() throws {
+        // Metadata v1 for all topics (a null list), v0 for all topics (an empty list, v0's spelling of "all"),
+        // v1 for the brokers only (an empty list: how clients bootstrap), and a Produce naming no topic.
+        let cases: [([UInt8], Bool)] = [
+            (KF.request(key: 3, version: 1, correlation: 1, body: KF.int32(-1)), false),
+            (KF.request(key: 3, version: 0, correlation: 1, body: KF.int32(0)), false),
+            (KF.request(key: 3, version: 1, correlation: 1, body: KF.int32(0)), true),
+            (KF.produceV3(correlation: 1, topics: []), true),
+        ]
+        for (frame, allowed) in cases {
+            let fixture = ParserFixture()
+            try fixture.install([KF.policy([KF.rule(topic: "a")])])
+            let ops = connect(fixture).onData(segments: [frame]).ops
+            #expect(ops == [allowed ? .pass(frame.count) : .drop(frame.count)], "\(frame)")
+        }
+        // With a rule about something else, a request naming no topic is still held to that rule.
         let fixture = ParserFixture()
-        try fixture.install([KF.policy([KF.rule(topic: "a")])])
-        let empty = KF.produceV3(correlation: 1, topics: [])
-        #expect(connect(fixture).onData(segments: [empty]).ops == [.drop(empty.count)])
+        try fixture.install([KF.policy([KF.rule(keys: [0], topic: "a")])])
+        let brokersOnly = KF.request(key: 3, version: 1, correlation: 1, body: KF.int32(0))
+        #expect(connect(fixture).onData(segments: [brokersOnly]).ops == [.drop(brokersOnly.count)])
     }
 
     @Test func requestsWithoutTopicsMatchOnKeyVersionAndClient() throws {
@@ -210,5 +225,101 @@ import ProxylibTestSupport
         _ = connect(fixture).onData(segments: [frame])
         #expect(fixture.log.all.map(\.entryType) == [.denied])
         #expect(fixture.log.all.first?.l7 == .kafka(correlationID: 5, errorCode: 29, apiVersion: 3, apiKey: 0, topics: ["z"]))
+    }
+}
+
+/// Metadata requests naming allowed and denied topics reach the broker; the denied topics' entries of the
+/// response are masked as a broker masks topics a client may not describe.
+@Suite struct KafkaMetadataMaskTests {
+    static func metadataV1(correlation: Int32, topics: [String]) -> [UInt8] {
+        var body = KF.int32(Int32(topics.count))
+        for topic in topics { body += KF.string(topic) }
+        return KF.request(key: 3, version: 1, correlation: correlation, body: body)
+    }
+
+    /// One broker; each topic with its error code and (unless masked) one partition led by broker 1.
+    static func metadataV1Response(correlation: Int32, topics: [(String, Int16, Bool)]) -> [UInt8] {
+        var body = KF.int32(1) + KF.int32(1) + KF.string("broker") + KF.int32(9092) + KF.string(nil) + KF.int32(1)
+        body += KF.int32(Int32(topics.count))
+        for (name, error, withPartitions) in topics {
+            body += KF.int16(error) + KF.string(name) + [0]
+            if withPartitions {
+                body += KF.int32(1) + KF.int16(0) + KF.int32(0) + KF.int32(1) + KF.int32(1) + KF.int32(1)
+                body += KF.int32(1) + KF.int32(1)
+            } else {
+                body += KF.int32(0)
+            }
+        }
+        return KF.response(correlation: correlation, body: body)
+    }
+
+    @Test func deniedTopicsAreMaskedInTheBrokersAnswer() throws {
+        let fixture = ParserFixture()
+        try fixture.install([KF.policy([KF.rule(topic: "orders")])])
+        let connection = fixture.connect("kafka", sourceID: 1000, destinationID: 2000)
+        let request = Self.metadataV1(correlation: 5, topics: ["orders", "secret", "orders"])
+        #expect(connection.onData(segments: [request]).ops == [.pass(request.count)])
+        #expect(fixture.log.all.map(\.entryType) == [.request, .denied])
+        #expect(fixture.log.all.map(\.l7) == [
+            .kafka(correlationID: 5, errorCode: 0, apiVersion: 1, apiKey: 3, topics: ["orders"]),
+            .kafka(correlationID: 5, errorCode: 29, apiVersion: 1, apiKey: 3, topics: ["secret"]),
+        ])
+        let answer = Self.metadataV1Response(correlation: 5, topics: [("orders", 0, true), ("secret", 0, true)])
+        let masked = Self.metadataV1Response(correlation: 5, topics: [("orders", 0, true), ("secret", 29, false)])
+        let outcome = connection.onData(reply: true, segments: [answer])
+        #expect(outcome.ops == [.drop(answer.count), .inject(masked.count)])
+        #expect(Printable(outcome.replyInjected) == Printable(masked))
+    }
+
+    @Test func aRequestForAllTopicsOrOnlyDeniedOnesIsDeniedWhole() throws {
+        for request in [KF.request(key: 3, version: 1, correlation: 1, body: KF.int32(-1)),
+                        Self.metadataV1(correlation: 1, topics: ["secret"])] {
+            let fixture = ParserFixture()
+            try fixture.install([KF.policy([KF.rule(topic: "orders")])])
+            let outcome = fixture.connect("kafka", sourceID: 1000, destinationID: 2000).onData(segments: [request])
+            #expect(outcome.ops == [.drop(request.count)])
+            #expect(!outcome.replyInjected.isEmpty)
+        }
+    }
+}
+
+/// ApiVersions responses advertise at most the versions the parser reads, so clients of a newer broker
+/// negotiate versions we check instead of being disconnected.
+@Suite struct KafkaApiVersionsCapTests {
+    /// An ApiVersions response (header v0) for request version `version`: (key, min, max) entries.
+    static func response(correlation: Int32, version: Int16, error: Int16 = 0, keys: [(Int16, Int16, Int16)]) -> [UInt8] {
+        let compact = error == 0 && version >= 3
+        var body = KF.int16(error) + (compact ? KF.compactCount(keys.count) : KF.int32(Int32(keys.count)))
+        for (key, low, high) in keys { body += KF.int16(key) + KF.int16(low) + KF.int16(high) + (compact ? [0] : []) }
+        if version >= 1 && (error == 0) { body += KF.int32(0) }
+        if compact { body += [0] }
+        return KF.response(correlation: correlation, body: body)
+    }
+
+    @Test(arguments: [Int16(0), 2, 3, 4])
+    func maxVersionsAboveOursAreLowered(version: Int16) throws {
+        let fixture = ParserFixture()
+        try fixture.install([KF.policy([KF.rule()])])
+        let connection = fixture.connect("kafka", sourceID: 1000, destinationID: 2000)
+        let request = KF.request(key: 18, version: version, correlation: 1, flexible: version >= 3,
+                                 body: version >= 3 ? KF.compactString("c") + KF.compactString("1") + [0] : [])
+        #expect(connection.onData(segments: [request]).ops == [.pass(request.count)])
+        // Produce beyond ours (20), Fetch within (12), a key we do not describe (999).
+        let answer = Self.response(correlation: 1, version: version, keys: [(0, 0, 20), (1, 4, 12), (999, 0, 7)])
+        let capped = Self.response(correlation: 1, version: version, keys: [(0, 0, 13), (1, 4, 12), (999, 0, 7)])
+        let outcome = connection.onData(reply: true, segments: [answer])
+        #expect(outcome.ops == [.drop(answer.count), .inject(capped.count)])
+        #expect(Printable(outcome.replyInjected) == Printable(capped))
+    }
+
+    @Test func responsesWithinOurVersionsAndRefusalsPassAsTheyAre() throws {
+        let fixture = ParserFixture()
+        try fixture.install([KF.policy([KF.rule()])])
+        let connection = fixture.connect("kafka", sourceID: 1000, destinationID: 2000)
+        let request = KF.request(key: 18, version: 9, correlation: 2, flexible: true, body: [0, 0, 0])
+        _ = connection.onData(segments: [request])
+        // The broker refuses version 9 in a version-0 body; its versions are within ours.
+        let refusal = Self.response(correlation: 2, version: 9, error: 35, keys: [(0, 0, 11), (18, 0, 4)])
+        #expect(connection.onData(reply: true, segments: [refusal]).ops == [.pass(refusal.count)])
     }
 }

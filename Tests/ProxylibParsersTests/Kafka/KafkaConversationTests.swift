@@ -31,6 +31,11 @@ import ProxylibTestSupport
         KF.produceV3Denial(correlation: id, topics: topics)
     }
 
+    /// A 20 KiB response (its body is never read: responses pass on their header).
+    static func large(_ id: Int32) -> [UInt8] {
+        KF.response(correlation: id, body: [UInt8](repeating: 0x5A, count: 20 << 10))
+    }
+
     /// 120 partitions: a denial of about 2.6 KiB, more than the 1 KiB inject buffer.
     static let wide: [(String, [Int32])] = [("secret", Array(0..<120))]
 
@@ -73,6 +78,12 @@ import ProxylibTestSupport
             .expect(server: produce(1, orders) + produce(3, orders), client: []),
             .server(answer(1, orders) + answer(3, orders)),
             .expect(server: [], client: answer(1, orders) + denial(2, wide) + answer(3, orders)),
+        ]),
+        Scenario(name: "a denial waits for a large response passed as it streams", rules: allowOrders, events: [
+            .client(produce(1, orders) + produce(2, secret)),
+            .expect(server: produce(1, orders), client: []),
+            .server(large(1)),
+            .expect(server: [], client: large(1) + denial(2, secret)),
         ]),
         Scenario(name: "a response that answers no awaited request closes the connection", rules: allowOrders, events: [
             .client(produce(1, orders)),

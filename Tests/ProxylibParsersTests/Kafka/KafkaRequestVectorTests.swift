@@ -102,7 +102,7 @@ import ProxylibTestSupport
     @Test(arguments: vectors)
     func passesUnchanged(_ vector: Vector) throws {
         for delivery in ReplayVerifier.Delivery.all {
-            let wire = try KafkaWire(policy: Self.policy(nil), delivery: delivery)
+            let wire = try Conversation(parser: "kafka", policy: Self.policy(nil), delivery: delivery, recordsAccessLog: true)
             #expect(wire.result == FILTER_OK)
             if vector.namesOnlyByID {
                 let request = Vector.bytes(Self.prelude.requestHex), response = Vector.bytes(Self.prelude.responseHex)
@@ -112,14 +112,14 @@ import ProxylibTestSupport
                 wire.send(.server, response)
                 let second = wire.takeOutputs()
                 #expect(second.toClient == response, "prelude response, \(delivery)")
-                wire.log.clear()
+                wire.log?.clear()
             }
             wire.send(.client, vector.frame)
             #expect(wire.result == FILTER_OK, "\(delivery)")
             let outputs = wire.takeOutputs()
             #expect(Printable(outputs.toServer) == Printable(vector.frame), "to server, \(delivery)")
             #expect(outputs.toClient.isEmpty, "to client, \(delivery)")
-            let entries = wire.log.all
+            let entries = wire.log?.all ?? []
             #expect(entries.map(\.entryType) == [.request], "\(delivery)")
             if let entry = entries.first, case let .kafka(correlationID, _, apiVersion, apiKey, topics) = entry.l7 {
                 #expect(correlationID == vector.correlationId, "\(delivery)")
@@ -138,11 +138,12 @@ import ProxylibTestSupport
     @Test(arguments: vectors)
     func otherTopicRule(_ vector: Vector) throws {
         for delivery in ReplayVerifier.Delivery.all {
-            let wire = try KafkaWire(policy: Self.policy([KafkaRuleConfig(topic: "not.these")]), delivery: delivery)
+            let wire = try Conversation(parser: "kafka", policy: Self.policy([KafkaRuleConfig(topic: "not.these")]),
+                                        delivery: delivery, recordsAccessLog: true)
             wire.send(.client, vector.frame)
             #expect(wire.result == FILTER_OK, "\(delivery)")
             let outputs = wire.takeOutputs()
-            let entries = wire.log.all
+            let entries = wire.log?.all ?? []
             if vector.topicBearing {
                 #expect(outputs.toServer.isEmpty, "dropped, \(delivery)")
                 if vector.acks == 0 {
@@ -168,126 +169,6 @@ import ProxylibTestSupport
                 #expect(outputs.toClient.isEmpty, "\(delivery)")
                 #expect(entries.map(\.entryType) == [.request], "\(delivery)")
             }
-        }
-    }
-}
-
-/// A client and a server talking through the C datapath into a runtime of its own whose instance logs into a
-/// `RecordingAccessLog` (Conversation drives the process-wide runtime, whose log goes to a socket).
-final class KafkaWire {
-    enum Side { case client, server }
-
-    static let runtime = ProxylibRuntime(registry: BuiltinParsers.registry, makeAccessLog: { params in
-        let log = RecordingAccessLog()
-        logs.withLock { $0[params.accessLogPath] = log }
-        return log
-    })
-    static let logs = Mutex<[String: RecordingAccessLog]>([:])
-    private static let nextID = AtomicCounter(start: 9_000_000)
-
-    nonisolated(unsafe) private static var library: dp_library = {
-        var library = dp_library()
-        library.open_module = { _, _ in 0 }
-        library.close_module = { _ in }
-        library.on_new_connection = { instance, proto, id, ingress, source, destination, sourceAddress,
-                                       destinationAddress, policy, originalBuffer, replyBuffer in
-            KafkaWire.runtime.newConnection(
-                instanceID: instance, parserName: text(proto), connectionID: id, ingress: ingress != 0,
-                sourceSecurityID: source, destinationSecurityID: destination, sourceAddress: text(sourceAddress),
-                destinationAddress: text(destinationAddress), policyName: text(policy),
-                originalInjectBuffer: originalBuffer, replyInjectBuffer: replyBuffer)
-        }
-        library.on_data = { id, reply, endStream, data, ops in
-            KafkaWire.runtime.onData(connectionID: id, reply: reply != 0, endStream: endStream != 0, data: data, ops: ops)
-        }
-        library.close = { id in KafkaWire.runtime.close(connectionID: id) }
-        return library
-    }()
-
-    private static func text(_ string: GoString) -> String {
-        guard string.n > 0, let p = string.p else { return "" }
-        return String(decoding: UnsafeRawBufferPointer(start: p, count: Int(string.n)), as: UTF8.self)
-    }
-
-    let log: RecordingAccessLog
-    private let instanceID: UInt64
-    private var connection: OpaquePointer?
-    private var serverBuffer = dp_buf()
-    private var clientBuffer = dp_buf()
-    private let delivery: ReplayVerifier.Delivery
-    private var generator: SplitMix64
-    private(set) var result = FILTER_OK
-
-    init(policy: NetworkPolicyConfig, delivery: ReplayVerifier.Delivery) throws {
-        self.delivery = delivery
-        if case .randomSplits(let seed) = delivery { generator = SplitMix64(seed: seed) } else { generator = SplitMix64(seed: 1) }
-        let path = "/kafka-vectors/\(Self.nextID.next())"
-        instanceID = Self.runtime.openModule([("access-log-path", path)], debug: false)
-        log = Self.logs.withLock { $0.removeValue(forKey: path) } ?? RecordingAccessLog()
-        try Self.runtime.instances.find(instanceID)?.updatePolicy([policy], version: "1")
-        dp_buf_init(&serverBuffer)
-        dp_buf_init(&clientBuffer)
-        var options = dp_conn_options()
-        options.max_ops = 16
-        options.inject_size = 1024
-        var opened: OpaquePointer?
-        result = dp_conn_new_ex(&Self.library, instanceID, "kafka", Self.nextID.next(), 1, 1, 2, "1.1.1.1:34567",
-                                "10.0.0.2:80", "1.1.1.1", &options, &opened)
-        connection = opened
-    }
-
-    deinit {
-        if let connection {
-            dp_conn_close(connection)
-            dp_conn_free(connection)
-        }
-        dp_buf_free(&serverBuffer)
-        dp_buf_free(&clientBuffer)
-        Self.runtime.closeModule(instanceID)
-    }
-
-    /// Sends `bytes` from one side, cut as the delivery says; stops at the first non-OK result.
-    func send(_ side: Side, _ bytes: [UInt8]) {
-        guard result == FILTER_OK, let connection else { return }
-        for piece in pieces(bytes) {
-            let status = piece.withUnsafeBytes { raw -> FilterResult in
-                let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                switch side {
-                case .client: return dp_filter_on_data(connection, base, raw.count, 0, &serverBuffer, &clientBuffer)
-                case .server: return dp_filter_on_write(connection, base, raw.count, 0, &clientBuffer)
-                }
-            }
-            if status != FILTER_OK {
-                result = status
-                return
-            }
-        }
-    }
-
-    /// What reached the server and the client since the last call.
-    func takeOutputs() -> (toServer: [UInt8], toClient: [UInt8]) {
-        let server = Array(UnsafeRawBufferPointer(start: serverBuffer.data, count: serverBuffer.len))
-        let client = Array(UnsafeRawBufferPointer(start: clientBuffer.data, count: clientBuffer.len))
-        dp_buf_truncate(&serverBuffer, 0)
-        dp_buf_truncate(&clientBuffer, 0)
-        return (server, client)
-    }
-
-    private func pieces(_ bytes: [UInt8]) -> [[UInt8]] {
-        switch delivery {
-        case .whole:
-            return [bytes]
-        case .byteByByte:
-            return bytes.map { [$0] }
-        case .randomSplits:
-            var result: [[UInt8]] = []
-            var start = 0
-            while start < bytes.count {
-                let length = Int.random(in: 1...max(1, min(bytes.count - start, 64)), using: &generator)
-                result.append(Array(bytes[start..<(start + length)]))
-                start += length
-            }
-            return result
         }
     }
 }

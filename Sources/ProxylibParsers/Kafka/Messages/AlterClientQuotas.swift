@@ -3,7 +3,7 @@ extension KafkaAPI {
     static let alterClientQuotas = KafkaAPI(
         key: 49, name: "AlterClientQuotas", versions: 0...1, flexibleFrom: 1,
         request: [
-            .structs("entries", 0..., [
+            .structs("entries", role: .items, [
                 .structs("entity", 0..., [
                     .string("entity_type"),
                     .string("entity_name", nullable: 0...),
@@ -18,7 +18,7 @@ extension KafkaAPI {
         ],
         response: [
             .int32("throttle_time_ms"),
-            .structs("entries", 0..., [
+            .structs("entries", role: .items, [
                 .int16("error_code", role: .errorCode),
                 .string("error_message", nullable: 0...),
                 .structs("entity", 0..., [

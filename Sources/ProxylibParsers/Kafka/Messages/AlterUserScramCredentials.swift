@@ -3,12 +3,12 @@ extension KafkaAPI {
     static let alterUserScramCredentials = KafkaAPI(
         key: 51, name: "AlterUserScramCredentials", versions: 0...0, flexibleFrom: 0,
         request: [
-            .structs("deletions", 0..., [
-                .string("name"),
+            .structs("deletions", role: .items, [
+                .string("name", role: .itemKey),
                 .int8("mechanism"),
             ]),
-            .structs("upsertions", 0..., [
-                .string("name"),
+            .structs("upsertions", role: .items, [
+                .string("name", role: .itemKey),
                 .int8("mechanism"),
                 .int32("iterations"),
                 .bytes("salt"),
@@ -17,8 +17,8 @@ extension KafkaAPI {
         ],
         response: [
             .int32("throttle_time_ms"),
-            .structs("results", 0..., [
-                .string("user"),
+            .structs("results", role: .items, [
+                .string("user", role: .itemKey),
                 .int16("error_code", role: .errorCode),
                 .string("error_message", nullable: 0...),
             ]),

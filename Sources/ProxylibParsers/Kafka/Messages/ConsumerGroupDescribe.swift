@@ -3,15 +3,15 @@ extension KafkaAPI {
     static let consumerGroupDescribe = KafkaAPI(
         key: 69, name: "ConsumerGroupDescribe", versions: 0...1, flexibleFrom: 0,
         request: [
-            .array("group_ids", of: .string),
+            .array("group_ids", of: .string, role: .items),
             .bool("include_authorized_operations"),
         ],
         response: [
             .int32("throttle_time_ms"),
-            .structs("groups", 0..., [
+            .structs("groups", role: .items, [
                 .int16("error_code", role: .errorCode),
                 .string("error_message", nullable: 0...),
-                .string("group_id"),
+                .string("group_id", role: .itemKey),
                 .string("group_state"),
                 .int32("group_epoch"),
                 .int32("assignment_epoch"),

@@ -3,7 +3,7 @@ extension KafkaAPI {
     static let createAcls = KafkaAPI(
         key: 30, name: "CreateAcls", versions: 0...3, flexibleFrom: 2,
         request: [
-            .structs("creations", 0..., [
+            .structs("creations", role: .items, [
                 .int8("resource_type"),
                 .string("resource_name"),
                 .int8("resource_pattern_type", 1..., default: 3),
@@ -15,7 +15,7 @@ extension KafkaAPI {
         ],
         response: [
             .int32("throttle_time_ms"),
-            .structs("results", 0..., [
+            .structs("results", role: .items, [
                 .int16("error_code", role: .errorCode),
                 .string("error_message", nullable: 0...),
             ]),

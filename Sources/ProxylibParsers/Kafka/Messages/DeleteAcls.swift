@@ -3,7 +3,7 @@ extension KafkaAPI {
     static let deleteAcls = KafkaAPI(
         key: 31, name: "DeleteAcls", versions: 0...3, flexibleFrom: 2,
         request: [
-            .structs("filters", 0..., [
+            .structs("filters", role: .items, [
                 .int8("resource_type_filter"),
                 .string("resource_name_filter", nullable: 0...),
                 .int8("pattern_type_filter", 1..., default: 3),
@@ -15,7 +15,7 @@ extension KafkaAPI {
         ],
         response: [
             .int32("throttle_time_ms"),
-            .structs("filter_results", 0..., [
+            .structs("filter_results", role: .items, [
                 .int16("error_code", role: .errorCode),
                 .string("error_message", nullable: 0...),
                 .structs("matching_acls", 0..., [

@@ -3,12 +3,12 @@ extension KafkaAPI {
     static let deleteGroups = KafkaAPI(
         key: 42, name: "DeleteGroups", versions: 0...3, flexibleFrom: 2,
         request: [
-            .array("groups_names", of: .string),
+            .array("groups_names", of: .string, role: .items),
         ],
         response: [
             .int32("throttle_time_ms"),
-            .structs("results", 0..., [
-                .string("group_id"),
+            .structs("results", role: .items, [
+                .string("group_id", role: .itemKey),
                 .int16("error_code", role: .errorCode),
                 .string("error_message", 3..., nullable: 3...),
             ]),

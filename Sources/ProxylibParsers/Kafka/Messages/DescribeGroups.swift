@@ -3,15 +3,15 @@ extension KafkaAPI {
     static let describeGroups = KafkaAPI(
         key: 15, name: "DescribeGroups", versions: 0...6, flexibleFrom: 5,
         request: [
-            .array("groups", of: .string),
+            .array("groups", of: .string, role: .items),
             .bool("include_authorized_operations", 3...),
         ],
         response: [
             .int32("throttle_time_ms", 1...),
-            .structs("groups", 0..., [
+            .structs("groups", role: .items, [
                 .int16("error_code", role: .errorCode),
                 .string("error_message", 6..., nullable: 6...),
-                .string("group_id"),
+                .string("group_id", role: .itemKey),
                 .string("group_state"),
                 .string("protocol_type"),
                 .string("protocol_data"),

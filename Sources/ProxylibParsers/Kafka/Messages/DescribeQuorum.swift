@@ -1,22 +1,22 @@
 extension KafkaAPI {
-    /// DescribeQuorum (55). KRaft: the topics here are the metadata log, not client data, and carry no role.
+    /// DescribeQuorum (55). Its topic is KRaft's metadata log; named like any topic, so topic rules apply to it.
     static let describeQuorum = KafkaAPI(
         key: 55, name: "DescribeQuorum", versions: 0...2, flexibleFrom: 0,
         request: [
-            .structs("topics", 0..., [
-                .string("topic_name"),
-                .structs("partitions", 0..., [
-                    .int32("partition_index"),
+            .structs("topics", role: .topics, [
+                .string("topic_name", role: .topicName),
+                .structs("partitions", role: .partitions, [
+                    .int32("partition_index", role: .partitionIndex),
                 ]),
             ]),
         ],
         response: [
             .int16("error_code", role: .errorCode),
             .string("error_message", 2..., nullable: 2...),
-            .structs("topics", 0..., [
-                .string("topic_name"),
-                .structs("partitions", 0..., [
-                    .int32("partition_index"),
+            .structs("topics", role: .topics, [
+                .string("topic_name", role: .topicName),
+                .structs("partitions", role: .partitions, [
+                    .int32("partition_index", role: .partitionIndex),
                     .int16("error_code", role: .errorCode),
                     .string("error_message", 2..., nullable: 2...),
                     .int32("leader_id"),

@@ -3,13 +3,13 @@ extension KafkaAPI {
     static let describeTransactions = KafkaAPI(
         key: 65, name: "DescribeTransactions", versions: 0...0, flexibleFrom: 0,
         request: [
-            .array("transactional_ids", of: .string),
+            .array("transactional_ids", of: .string, role: .items),
         ],
         response: [
             .int32("throttle_time_ms"),
-            .structs("transaction_states", 0..., [
+            .structs("transaction_states", role: .items, [
                 .int16("error_code", role: .errorCode),
-                .string("transactional_id"),
+                .string("transactional_id", role: .itemKey),
                 .string("transaction_state"),
                 .int32("transaction_timeout_ms"),
                 .int64("transaction_start_time_ms"),

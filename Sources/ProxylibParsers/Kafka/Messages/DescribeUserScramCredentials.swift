@@ -3,16 +3,16 @@ extension KafkaAPI {
     static let describeUserScramCredentials = KafkaAPI(
         key: 50, name: "DescribeUserScramCredentials", versions: 0...0, flexibleFrom: 0,
         request: [
-            .structs("users", nullable: 0..., [
-                .string("name"),
+            .structs("users", role: .items, nullable: 0..., [
+                .string("name", role: .itemKey),
             ]),
         ],
         response: [
             .int32("throttle_time_ms"),
             .int16("error_code", role: .errorCode),
             .string("error_message", nullable: 0...),
-            .structs("results", 0..., [
-                .string("user"),
+            .structs("results", role: .items, [
+                .string("user", role: .itemKey),
                 .int16("error_code", role: .errorCode),
                 .string("error_message", nullable: 0...),
                 .structs("credential_infos", 0..., [

@@ -5,7 +5,7 @@ extension KafkaAPI {
         request: [
             .string("key", 0...3),
             .int8("key_type", 1...),
-            .array("coordinator_keys", of: .string, 4...),
+            .array("coordinator_keys", of: .string, 4..., role: .items),
         ],
         response: [
             .int32("throttle_time_ms", 1...),
@@ -14,8 +14,8 @@ extension KafkaAPI {
             .int32("node_id", 0...3),
             .string("host", 0...3),
             .int32("port", 0...3),
-            .structs("coordinators", 4..., [
-                .string("key", 4...),
+            .structs("coordinators", 4..., role: .items, [
+                .string("key", 4..., role: .itemKey),
                 .int32("node_id", 4...),
                 .string("host", 4...),
                 .int32("port", 4...),

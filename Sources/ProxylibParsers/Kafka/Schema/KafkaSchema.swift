@@ -70,6 +70,11 @@ public enum KafkaRole: UInt8, Sendable {
     case acks
     /// A response's error code (int16): written as the denial's error code.
     case errorCode
+    /// An array of other things a request names one by one (groups to describe, ACLs to create, coordinator
+    /// keys, …), which its response answers one element each; `[]string` items are their own keys.
+    case items
+    /// The key of the current item (a string), echoed in the item's answer.
+    case itemKey
 }
 
 /// A field's wire type.

@@ -11,6 +11,11 @@ struct KafkaFacts {
         var group: Int32 = -1
         /// Index into `resources`, or -1.
         var resource: Int32 = -1
+        /// Where, in a response, the topic's own error code, its id and its partitions array lie (-1, empty:
+        /// absent), so that a Metadata response can be masked in a copy.
+        var errorCodeOffset: Int32 = -1
+        var idOffset: Int32 = -1
+        var partitionsSpan: Range<Int32> = 0..<0
     }
 
     struct Group {
@@ -28,7 +33,11 @@ struct KafkaFacts {
     var partitions: [Int32] = []
     var groups: [Group] = []
     var resources: [Resource] = []
+    /// The keys of the request's items (null where an item has none).
+    var items: [KafkaRange] = []
     var acks: Int16 = -1
+    /// A topic list was null: the request is about every topic (Metadata, OffsetFetch, DescribeLogDirs, …).
+    var namesAllTopics = false
 
     /// The topic being read (inside an element of a `topics` array).
     private var openTopic: Int?
@@ -40,7 +49,9 @@ struct KafkaFacts {
         partitions.clearKeepingCapacity()
         groups.clearKeepingCapacity()
         resources.clearKeepingCapacity()
+        items.clearKeepingCapacity()
         acks = -1
+        namesAllTopics = false
         openTopic = nil
         openGroup = -1
         openResource = -1
@@ -58,6 +69,8 @@ struct KafkaFacts {
         case .resources:
             openResource = Int32(resources.count)
             resources.append(Resource())
+        case .items:
+            items.append(.null)
         default:
             break
         }
@@ -94,13 +107,23 @@ struct KafkaFacts {
             if openGroup >= 0 { groups[Int(openGroup)].id = range }
         case .resourceName:
             if openResource >= 0 { resources[Int(openResource)].name = range }
+        case .items:
+            items.append(range)
+        case .itemKey:
+            if !items.isEmpty { items[items.count - 1] = range }
         default:
             break
         }
     }
 
-    mutating func record(_ role: KafkaRole, integer value: Int64) {
+    mutating func record(_ role: KafkaRole, integer value: Int64, at offset: Int) {
         switch role {
+        case .errorCode:
+            // The first error code inside a topic element is the topic's own (its partitions' follow).
+            if let index = openTopic, topics[index].errorCodeOffset < 0, topics[index].partitions.isEmpty,
+               partitions.count == Int(topics[index].partitions.lowerBound) {
+                topics[index].errorCodeOffset = Int32(truncatingIfNeeded: offset)
+            }
         case .partitionIndex:
             partitions.append(Int32(truncatingIfNeeded: value))
         case .resourceType:
@@ -112,9 +135,16 @@ struct KafkaFacts {
         }
     }
 
-    mutating func record(topicID: KafkaUUID) {
+    mutating func recordPartitionsSpan(_ span: Range<Int>) {
+        if let index = openTopic {
+            topics[index].partitionsSpan = Int32(truncatingIfNeeded: span.lowerBound)..<Int32(truncatingIfNeeded: span.upperBound)
+        }
+    }
+
+    mutating func record(topicID: KafkaUUID, at offset: Int) {
         if let index = openTopic {
             topics[index].id = topicID
+            topics[index].idOffset = Int32(truncatingIfNeeded: offset)
         } else {
             topics.append(Topic(id: topicID, group: openGroup, resource: openResource))
         }

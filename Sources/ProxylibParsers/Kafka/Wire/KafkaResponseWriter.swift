@@ -16,6 +16,7 @@ struct KafkaResponseWriter {
         var topic: Int = -1
         var partition: Int32 = -1
         var resource: Int32 = -1
+        var item: Int32 = -1
         /// Inside an element written for something of the request (a topic, partition, group, resource).
         var echoed = false
     }
@@ -89,15 +90,18 @@ struct KafkaResponseWriter {
         }
     }
 
-    /// Whether the response gets an element for something the request named (so its errors sit there).
+    /// Whether the response gets an element, with an error field, for a topic, group or resource the request
+    /// named (so the denial's errors sit there).
     private static func echoesEntries(_ ops: UnsafeBufferPointer<KafkaOp>, facts: borrowing KafkaFacts) -> Bool {
-        for op in ops {
+        for (index, op) in ops.enumerated() where op.kind == .structs {
+            let named: Bool
             switch op.role {
-            case .topics where facts.topics.contains(where: { $0.resource < 0 }): return true
-            case .groups where !facts.groups.isEmpty: return true
-            case .resources where !facts.resources.isEmpty: return true
-            default: continue
+            case .topics: named = facts.topics.contains(where: { $0.resource < 0 })
+            case .groups: named = !facts.groups.isEmpty
+            case .resources: named = !facts.resources.isEmpty
+            default: named = false
             }
+            if named && (index + 1..<Int(op.end)).contains(where: { ops[$0].role == .errorCode }) { return true }
         }
         return false
     }
@@ -108,7 +112,7 @@ struct KafkaResponseWriter {
     }
 
     /// Pushes the elements a response array gets onto `scopes`: one per request topic (of the current group),
-    /// partition (of the current topic), group or resource; one for an array that only holds topics (a
+    /// partition (of the current topic), group, resource or item; one for an array that only holds topics (a
     /// transaction, a log directory: the request's topics sit there); none for arrays that echo nothing.
     private mutating func appendElements(of role: KafkaRole, scope: Scope, facts: borrowing KafkaFacts,
                                          holdsTopics: Bool) {
@@ -134,6 +138,11 @@ struct KafkaResponseWriter {
         case .resources:
             for index in facts.resources.indices {
                 element.resource = Int32(index)
+                scopes.append(element)
+            }
+        case .items:
+            for index in facts.items.indices {
+                element.item = Int32(index)
                 scopes.append(element)
             }
         default:
@@ -175,6 +184,8 @@ struct KafkaResponseWriter {
             echoed = facts.groups[Int(scope.group)].id
         case .resourceName where scope.resource >= 0:
             echoed = facts.resources[Int(scope.resource)].name
+        case .itemKey where scope.item >= 0:
+            echoed = facts.items[Int(scope.item)]
         default:
             break
         }
@@ -198,6 +209,9 @@ struct KafkaResponseWriter {
             for topic in facts.topics where echoed(topic) { count += 1 }
             appendLength(count, compact: op.compact, wide: true)
             for topic in facts.topics where echoed(topic) { appendString(topic.name.bytes(in: frame), compact: op.compact) }
+        case .items where op.element == .string:
+            appendLength(facts.items.count, compact: op.compact, wide: true)
+            for key in facts.items { appendString(key.bytes(in: frame), compact: op.compact) }
         default:
             appendLength(0, compact: op.compact, wide: true)
         }

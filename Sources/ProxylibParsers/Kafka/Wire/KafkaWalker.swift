@@ -20,11 +20,13 @@ struct KafkaWalker {
                 if op.role == .none {
                     guard reader.skip(Int(op.width)) else { return false }
                 } else if op.width == 16 {
+                    let offset = reader.position
                     guard let id = reader.readUUID() else { return false }
-                    if op.role == .topicID { facts.record(topicID: id) }
+                    if op.role == .topicID { facts.record(topicID: id, at: offset) }
                 } else {
+                    let offset = reader.position
                     guard let value = readInteger(width: op.width, reader: &reader) else { return false }
-                    facts.record(op.role, integer: value)
+                    facts.record(op.role, integer: value, at: offset)
                 }
                 index += 1
             case .string:
@@ -38,8 +40,10 @@ struct KafkaWalker {
                 guard readArray(op, reader: &reader, facts: &facts) else { return false }
                 index += 1
             case .structs:
+                let arrayStart = reader.position
                 guard let count = reader.readLength(compact: op.compact, wide: true) else { return false }
                 guard count <= reader.remaining else { return false }
+                if count < 0 && op.role == .topics { facts.namesAllTopics = true }
                 let bodyEnd = Int(op.end)
                 if count > 0 {
                     for _ in 0..<count {
@@ -48,6 +52,7 @@ struct KafkaWalker {
                         facts.exitElement(op.role)
                     }
                 }
+                if op.role == .partitions { facts.recordPartitionsSpan(arrayStart..<reader.position) }
                 index = bodyEnd
             case .structure:
                 let bodyEnd = Int(op.end)
@@ -70,6 +75,7 @@ struct KafkaWalker {
 
     private static func readArray(_ op: KafkaOp, reader: inout KafkaReader, facts: inout KafkaFacts) -> Bool {
         guard let count = reader.readLength(compact: op.compact, wide: true) else { return false }
+        if count < 0 && op.role == .topicName { facts.namesAllTopics = true }
         guard count > 0 else { return true }
         switch op.element {
         case .fixed:
@@ -78,7 +84,7 @@ struct KafkaWalker {
             if op.role == .none || width == 16 { return reader.skip(count * width) }
             for _ in 0..<count {
                 guard let value = readInteger(width: op.width, reader: &reader) else { return false }
-                facts.record(op.role, integer: value)
+                facts.record(op.role, integer: value, at: -1)
             }
             return true
         case .string, .bytes:
