@@ -8,11 +8,14 @@ import Synchronization
 /// - what reached the server is whole client frames, in order;
 /// - no request the policy forbids reaches the server — for the requests the oracle reads (Produce v0–v13,
 ///   Metadata v0–v13): every topic named must be allowed by a rule that applies (remote, api key, version,
-///   client id), a request naming no topic (Metadata for every topic, an empty Produce) is never allowed by a
-///   topic rule, and a topic named by id only (Produce v13, Metadata v10+ without a name) counts as allowed
-///   only when some server of this process has sent that id right after an allowed name (the only way a proxy
-///   can learn an id's name is from a Metadata response, where the id follows the name; the scan is a superset
-///   of what any reading of those responses can learn); from remote 9 nothing passes;
+///   client id); a request about every topic (Metadata with a null list, or v0's empty one) never is by a
+///   topic rule; a request naming none (a Metadata request for the brokers only, an empty Produce) is judged
+///   on api key, version and client id alone; a Metadata request passes when one of its topics is allowed,
+///   and then its answer must reach the client masked: every entry of a denied topic it named says error 29,
+///   with no partitions and a zero id; a topic named by id only (Produce v13, Metadata v10+ without a name)
+///   counts as allowed only when some server of this process has sent that id right after an allowed name
+///   (the only way a proxy can learn an id's name is from a Metadata response, where the id follows the name;
+///   the scan is a superset of what any reading of those responses can learn); from remote 9 nothing passes;
 /// - requests the oracle cannot read (other api keys and versions) or that the broker would refuse (malformed
 ///   by Java's rules) are not judged on their topics: the oracle cannot say what the broker would take them
 ///   for, and a frame the broker refuses does nothing;
@@ -22,9 +25,10 @@ import Synchronization
 ///   that was dropped, in the order of those requests: for Produce and Metadata the response of the request's
 ///   version read to its end, every error code 29 (100 allowed where a topic is named by id), the request's
 ///   topics (names or ids) and partitions echoed; for other api keys the frame and its correlation id;
-/// - the client sees the responses in the order of its requests: the server's responses and the denials, each
-///   whole, correlation ids in request order (acks=0 Produce requests expect nothing and get nothing);
-///   a server response while nothing is owed is passed as it is (the server's business);
+/// - the client sees the responses in the order of its requests: the server's responses (Metadata and
+///   ApiVersions ones possibly as the library's rewritten copy, written in the response's place) and the
+///   denials, each whole, correlation ids in request order (acks=0 Produce requests expect nothing and get
+///   nothing); a server response while nothing is owed is passed as it is (the server's business);
 /// - a connection fails on a client write only when that write holds a frame the oracle cannot read, reads as
 ///   malformed or with Java's `int` quirks, or a bad size.
 ///
@@ -101,20 +105,43 @@ struct KafkaOracle: RequestOracle {
         try replay.finish()
     }
 
-    /// Whether the policy may allow `request` from `remote`: every topic allowed by an applicable rule.
-    static func mayAllow(_ request: KafkaWire.Request, remote: UInt32) -> Bool {
-        if remote == 9 || request.topics.isEmpty { return false }
+    /// Whether a topic named in `request` is allowed by a rule that applies to it (by id: some name a server
+    /// taught for that id is).
+    static func allows(_ topic: KafkaWire.Topic, in request: KafkaWire.Request, remote: UInt32) -> Bool {
         let applicable = (anyRemote + (remote == 7 ? remoteSeven : [])).filter { $0.applies(to: request) }
-        return request.topics.allSatisfy { topic in
-            let names: Set<[UInt8]>
-            if let name = topic.name {
-                names = [name]
-            } else if let id = topic.id {
-                names = KafkaLearntIDs.names(for: id)
-            } else {
-                names = []
-            }
-            return names.contains { name in applicable.contains { Array($0.topic.utf8) == name } }
+        let names: Set<[UInt8]>
+        if let name = topic.name {
+            names = [name]
+        } else if let id = topic.id {
+            names = KafkaLearntIDs.names(for: id)
+        } else {
+            names = []
+        }
+        return names.contains { name in applicable.contains { Array($0.topic.utf8) == name } }
+    }
+
+    /// Whether the policy may let `request` from `remote` reach the server: every topic it names allowed by a
+    /// rule that applies; a request about every topic never (every rule here has a topic); a request that
+    /// names none (a Metadata request for the brokers, an empty Produce) when some rule applies to its api key,
+    /// version and client id; a Metadata request when one of its topics is allowed (its answer is then masked).
+    static func mayAllow(_ request: KafkaWire.Request, remote: UInt32) -> Bool {
+        if remote == 9 || request.allTopics { return false }
+        if request.topics.isEmpty {
+            return (anyRemote + (remote == 7 ? remoteSeven : [])).contains { $0.applies(to: request) }
+        }
+        if request.key == KafkaWire.metadata {
+            return request.topics.contains { allows($0, in: request, remote: remote) }
+        }
+        return request.topics.allSatisfy { allows($0, in: request, remote: remote) }
+    }
+
+    /// The names a Metadata request asks about that the policy denies: their entries in the answer must be
+    /// masked.
+    static func deniedNames(_ request: KafkaWire.Request, remote: UInt32) -> [[UInt8]] {
+        guard request.key == KafkaWire.metadata else { return [] }
+        return request.topics.compactMap { topic in
+            guard let name = topic.name, !allows(topic, in: request, remote: remote) else { return nil }
+            return name
         }
     }
 }
@@ -169,6 +196,11 @@ struct KafkaReplay {
         var correlation: Int32
         var source: Source
         var optional: Bool
+        /// A response the library may rewrite (Metadata: masked; ApiVersions: capped): it reaches the client as
+        /// a frame the library writes in its place.
+        var rewritable = false
+        /// Metadata: names whose entries must be masked (then the response must be rewritten).
+        var masked: [[UInt8]] = []
     }
 
     private var owed: [Owed] = []
@@ -181,6 +213,8 @@ struct KafkaReplay {
         var correlation: Int32
         var reading: KafkaWire.Reading
         var optional: Bool
+        /// Not a denial: the rewritten response to a request that passed (always optional).
+        var rewrite = false
     }
 
     private var denials: [ExpectedDenial] = []
@@ -220,6 +254,14 @@ struct KafkaReplay {
         case .request(let request): return request.correlation
         case .malformed(let request, _, _): return request.correlation
         case .unreadable(_, _, let correlation): return correlation
+        }
+    }
+
+    private func key(of reading: KafkaWire.Reading) -> Int16? {
+        switch reading {
+        case .request(let request): return request.key
+        case .malformed(let request, _, _): return request.key
+        case .unreadable(let key, _, _): return key
         }
     }
 
@@ -282,7 +324,15 @@ struct KafkaReplay {
                 if let why = forbidden(reading) {
                     throw fail("a request the policy denies reached the server (\(why)): \(ByteText.show(frame[...]))")
                 }
-                if expects != false { owed.append(Owed(correlation: correlation, source: .server, optional: expects == nil)) }
+                if expects != false {
+                    var entry = Owed(correlation: correlation, source: .server, optional: expects == nil)
+                    if let key = key(of: reading), key == KafkaWire.metadata || key == 18 {
+                        entry.rewritable = true
+                        if case .request(let request) = reading { entry.masked = KafkaOracle.deniedNames(request, remote: remote) }
+                        denials.append(ExpectedDenial(correlation: correlation, reading: reading, optional: true, rewrite: true))
+                    }
+                    owed.append(entry)
+                }
             } else if event.failed {
                 // Dropped before the failure, or not decided: its denial may be in the inject buffer.
                 if expects != false { denials.append(ExpectedDenial(correlation: correlation, reading: reading, optional: true)) }
@@ -343,10 +393,35 @@ struct KafkaReplay {
                     throw fail("the client got a response with correlation id \(correlation) while the answer to \(head.correlation) was due (owed: \(owed.map(\.correlation)))")
                 }
                 source = head.source
+                if head.rewritable && isRewrite(correlation) {
+                    // The library read the server's response whole and wrote its own copy in its place.
+                    guard server.count - serverSent >= 8 else {
+                        throw fail("a rewritten response reached the client before the server's response: \(ByteText.show(toClient[toClientAt...]))")
+                    }
+                    let serverSize = KafkaWire.int32(server, at: serverSent)
+                    guard serverSize >= 4, server.count - serverSent >= 4 + Int(serverSize) else {
+                        throw fail("a rewritten response reached the client before the server's response was whole")
+                    }
+                    serverSent += 4 + Int(serverSize)
+                    source = .denial
+                } else if !head.masked.isEmpty {
+                    throw fail("a Metadata response reached the client unmasked, its request named denied topics \(head.masked.map { ByteText.show($0[...]) })")
+                }
                 owed.removeFirst()
             }
             reading = (source, 4 + Int(size))
         }
+    }
+
+    /// Whether the frame the client starts to read (correlation id `correlation`) is the library's rewrite
+    /// rather than the server's response: the next frame the library wrote has that correlation id and the
+    /// bytes the client got so far are its bytes.
+    private func isRewrite(_ correlation: Int32) -> Bool {
+        guard injected.count - injectedSent >= 8, KafkaWire.int32(injected, at: injectedSent + 4) == correlation else {
+            return false
+        }
+        let n = min(toClient.count - toClientAt, injected.count - injectedSent)
+        return injected[injectedSent..<(injectedSent + n)].elementsEqual(toClient[toClientAt..<(toClientAt + n)])
     }
 
     // MARK: Denials
@@ -370,8 +445,32 @@ struct KafkaReplay {
             next += 1
             let total = 4 + Int(size)
             guard injected.count - at >= total else { return }  // the rest was not written yet
-            try checkDenial(Array(injected[at..<(at + total)]), for: expected.reading)
+            if expected.rewrite {
+                try checkRewrite(Array(injected[at..<(at + total)]), for: expected.reading)
+            } else {
+                try checkDenial(Array(injected[at..<(at + total)]), for: expected.reading)
+            }
             at += total
+        }
+    }
+
+    /// A rewritten Metadata response reads as one of the request's version, and every entry of a topic the
+    /// request named and the policy denies says error 29, with no partitions and a zero id.
+    private func checkRewrite(_ frame: [UInt8], for reading: KafkaWire.Reading) throws(FuzzViolation) {
+        guard case .request(let request) = reading, request.key == KafkaWire.metadata else { return }
+        let denied = KafkaOracle.deniedNames(request, remote: remote)
+        let answer: KafkaWire.Denial
+        do throws(KafkaJavaReader.Malformed) {
+            answer = try KafkaWire.readResponse(frame, key: request.key, version: request.version)
+        } catch {
+            throw fail("the masked Metadata v\(request.version) response does not read as one (\(error.why)): \(ByteText.show(frame[...]))")
+        }
+        for (topic, code) in zip(answer.topics, answer.topicErrors) {
+            guard let name = topic.name, denied.contains(name) else { continue }
+            let zeroID = topic.id.map { $0.allSatisfy { $0 == 0 } } ?? true
+            guard code == 29, topic.partitions.isEmpty, zeroID else {
+                throw fail("the masked Metadata response shows denied topic \(ByteText.show(name[...])) (error \(code), \(topic.partitions.count) partitions): \(ByteText.show(frame[...]))")
+            }
         }
     }
 

@@ -174,6 +174,8 @@ enum KafkaWire {
         var topics: [Topic]
         /// Produce's acks (else 1): 0 gets no response.
         var acks: Int16 = 1
+        /// A Metadata request about every topic: a null list (v1+), or an empty one in v0.
+        var allTopics = false
         /// The reading relied on Java's `int` quirks (`KafkaJavaReader.quirks`).
         var quirky = false
         var expectsResponse: Bool { !(key == produce && acks == 0) }
@@ -247,7 +249,9 @@ enum KafkaWire {
     /// (8-10), IncludeTopicAuthorizedOperations (8+).
     private static func readMetadata(_ reader: inout KafkaJavaReader, version: Int16, flexible: Bool,
                                      into request: inout Request) throws(KafkaJavaReader.Malformed) {
-        let topics = try reader.count(compact: flexible, nullable: version >= 1, what: "topics") ?? 0
+        let count = try reader.count(compact: flexible, nullable: version >= 1, what: "topics")
+        request.allTopics = count == nil || (version == 0 && count == 0)
+        let topics = count ?? 0
         for _ in 0..<topics {
             var topic = Topic()
             if version >= 10 { topic.id = try reader.uuid() }
@@ -265,6 +269,8 @@ enum KafkaWire {
     struct Denial {
         var errorCodes: [Int16] = []
         var topics: [Topic] = []
+        /// Metadata: each topic entry's own error code (parallel to `topics`).
+        var topicErrors: [Int16] = []
     }
 
     /// Reads a Produce or Metadata response frame (size prefix included) of `version` to its end; throws
@@ -342,7 +348,9 @@ enum KafkaWire {
         let topics = try reader.count(compact: flexible, nullable: false, what: "topics") ?? 0
         for _ in 0..<topics {
             var topic = Topic()
-            denial.errorCodes.append(try reader.int16())
+            let code = try reader.int16()
+            denial.errorCodes.append(code)
+            denial.topicErrors.append(code)
             topic.name = try reader.string(compact: flexible, nullable: version >= 12, what: "name")
             if version >= 10 { topic.id = try reader.uuid() }
             if version >= 1 { _ = try reader.int8() }

@@ -244,6 +244,13 @@ enum KafkaSeeds {
                     c(produce13(71, topics: [(id(1), [0])])), s(produceResponse(9, 71, topics: [])),
                     c(produce13(72, topics: [(id(2), [0])])), c(produce13(73, topics: [(id(3), [0, 1])])),
                     c(metadata(10, 74, topics: [(nil, id(1))]))]),
+            // Metadata naming an allowed and a denied topic: it passes, and the answer's entry for the denied
+            // one is masked (v1, v12); ApiVersions' answer capped to what the parser reads.
+            script([c(metadata(1, 75, topics: [("allowed", []), ("secret", [])])),
+                    s(metadataResponse(1, 75, topics: [("allowed", []), ("secret", [])])),
+                    c(metadata(12, 76, topics: [("secret", []), ("catalog", [])])),
+                    s(metadataResponse(12, 76, topics: [("secret", id(4)), ("catalog", id(5))])),
+                    c(metadata(4, 77, topics: []))]),
             // Fetch v4 and v12 (flexible) with their responses.
             script([c(fetch(4, 80, topics: allowed)), s(fetchResponse(4, 80, topics: allowed)),
                     c(fetch(12, 81, topics: allowed)), s(fetchResponse(12, 81, topics: allowed)),

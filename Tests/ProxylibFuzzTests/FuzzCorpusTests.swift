@@ -211,6 +211,17 @@ import Testing
             try kafka([.client(billing + legacy + catalog, forwarded: billing + legacy + catalog)])
             try kafka([.client(KS.produce(9, 7, topics: [("seven", [0]), ("allowed", [1])]),
                                forwarded: KS.produce(9, 7, topics: [("seven", [0]), ("allowed", [1])]))], remote: 7)
+            // Metadata naming an allowed and a denied topic passes; its answer reaches the client masked.
+            let both = KS.metadata(1, 9, topics: [("allowed", []), ("secret", [])])
+            let answer = KS.metadataResponse(1, 9, topics: [("allowed", []), ("secret", [])])
+            var masked = KS.i32(1) + KS.i32(1) + KS.string("broker-1", false) + KS.i32(9092) + KS.string(nil, false) + KS.i32(1)
+            masked += KS.i32(2) + KS.i16(0) + KS.string("allowed", false) + [0] + KS.i32(1) + KS.i16(0) + KS.i32(0) + KS.i32(1)
+            masked += KS.i32(1) + KS.i32(1) + KS.i32(1) + KS.i32(1)
+            masked += KS.i16(29) + KS.string("secret", false) + [0] + KS.i32(0)
+            let maskedFrame = KS.response(correlation: 9, flexible: false, body: masked)
+            try kafka([.client(both, forwarded: both), .server(answer, toClient: maskedFrame, injected: maskedFrame)])
+            // A Metadata request for the brokers only (an empty list, v1+).
+            try kafka([.client(KS.metadata(4, 10, topics: []), forwarded: KS.metadata(4, 10, topics: []))])
             // A failure on a malformed frame, on a bad size.
             let negative = KS.request(key: 0, version: 3, correlation: 8, flexible: false, body: KS.string(nil, false) + KS.i16(1) + KS.i32(0) + KS.i32(-5))
             try kafka([.client(negative, forwarded: [], failed: true)])
@@ -250,6 +261,16 @@ import Testing
             try kafka([.client(allowed + denied, forwarded: allowed, injected: Self.produceDenial(2, "secret", [1])),
                        .server(answer, toClient: answer)])
         }
+        // A Metadata request naming allowed and denied topics answered unmasked, or masked wrongly; one naming
+        // only denied topics passed.
+        let both = KS.metadata(1, 9, topics: [("allowed", []), ("secret", [])])
+        let unmasked = KS.metadataResponse(1, 9, topics: [("allowed", []), ("secret", [])])
+        #expect(throws: FuzzViolation.self) { try kafka([.client(both, forwarded: both), .server(unmasked, toClient: unmasked)]) }
+        #expect(throws: FuzzViolation.self) {
+            try kafka([.client(both, forwarded: both), .server(unmasked, toClient: unmasked, injected: unmasked)])
+        }
+        let onlyDenied = KS.metadata(1, 11, topics: [("secret", [])])
+        #expect(throws: FuzzViolation.self) { try kafka([.client(onlyDenied, forwarded: onlyDenied)]) }
         // Responses out of request order; a response altered on its way.
         let second = KS.produce(3, 5, topics: [("allowed", [0])])
         let answer5 = KS.produceResponse(3, 5, topics: [("allowed", [0])])
