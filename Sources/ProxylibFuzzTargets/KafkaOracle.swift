@@ -218,6 +218,8 @@ struct KafkaReplay {
     }
 
     private var denials: [ExpectedDenial] = []
+    /// The server's responses the library rewrote, by where the rewrite starts in the injected stream.
+    private var rewrittenFrom: [Int: [UInt8]] = [:]
     /// A frame the parser may refuse was seen and the connection did not fail at once.
     private var malformedSeen = false
 
@@ -402,6 +404,7 @@ struct KafkaReplay {
                     guard serverSize >= 4, server.count - serverSent >= 4 + Int(serverSize) else {
                         throw fail("a rewritten response reached the client before the server's response was whole")
                     }
+                    rewrittenFrom[injectedSent] = Array(server[serverSent..<(serverSent + 4 + Int(serverSize))])
                     serverSent += 4 + Int(serverSize)
                     source = .denial
                 } else if !head.masked.isEmpty {
@@ -446,7 +449,7 @@ struct KafkaReplay {
             let total = 4 + Int(size)
             guard injected.count - at >= total else { return }  // the rest was not written yet
             if expected.rewrite {
-                try checkRewrite(Array(injected[at..<(at + total)]), for: expected.reading)
+                try checkRewrite(Array(injected[at..<(at + total)]), of: rewrittenFrom[at], for: expected.reading)
             } else {
                 try checkDenial(Array(injected[at..<(at + total)]), for: expected.reading)
             }
@@ -454,16 +457,19 @@ struct KafkaReplay {
         }
     }
 
-    /// A rewritten Metadata response reads as one of the request's version, and every entry of a topic the
-    /// request named and the policy denies says error 29, with no partitions and a zero id.
-    private func checkRewrite(_ frame: [UInt8], for reading: KafkaWire.Reading) throws(FuzzViolation) {
+    /// A rewritten Metadata response reads as one of the request's version (unless the server's did not
+    /// either: a client cannot read it, whatever it holds), and every entry of a topic the request named and
+    /// the policy denies says error 29, with no partitions and a zero id.
+    private func checkRewrite(_ frame: [UInt8], of original: [UInt8]?, for reading: KafkaWire.Reading) throws(FuzzViolation) {
         guard case .request(let request) = reading, request.key == KafkaWire.metadata else { return }
         let denied = KafkaOracle.deniedNames(request, remote: remote)
         let answer: KafkaWire.Denial
         do throws(KafkaJavaReader.Malformed) {
             answer = try KafkaWire.readResponse(frame, key: request.key, version: request.version)
         } catch {
-            throw fail("the masked Metadata v\(request.version) response does not read as one (\(error.why)): \(ByteText.show(frame[...]))")
+            let originalReads = original.map { (try? KafkaWire.readResponse($0, key: request.key, version: request.version)) != nil }
+            if originalReads != true { return }
+            throw fail("the masked Metadata v\(request.version) response does not read as one (\(error.why)), the server's did: \(ByteText.show(frame[...]))")
         }
         for (topic, code) in zip(answer.topics, answer.topicErrors) {
             guard let name = topic.name, denied.contains(name) else { continue }
