@@ -4,7 +4,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import ProxylibCore
-import ProxylibParsers
+@testable import ProxylibParsers
 import ProxylibTestSupport
 
 /// Request frames for every Kafka api key the parser reads, at its lowest, a middle, its first flexible and its
@@ -53,7 +53,14 @@ import ProxylibTestSupport
         let topicIds: [String: String]
     }
 
+    /// The version range and first flexible version the generator used for one api key.
+    struct Cited: Decodable, Sendable {
+        let versions: String
+        let flexibleFrom: Int16?
+    }
+
     struct File: Decodable, Sendable {
+        let apiVersions: [String: Cited]
         let metadataPrelude: MetadataPrelude
         let vectors: [Vector]
     }
@@ -89,6 +96,21 @@ import ProxylibTestSupport
         let rule = PortNetworkPolicyRuleConfig(l7Proto: "kafka", l7: rules.map { .kafka($0) })
         return NetworkPolicyConfig(endpointIPs: ["1.1.1.1"], endpointID: 2,
                                    ingress: [PortNetworkPolicyConfig(port: 80, rules: [rule])], egress: [])
+    }
+
+    /// The ranges the vectors were built from (cited per api key in the file's `api_versions`, with their
+    /// source files) are the ranges of our descriptions, flexible versions included.
+    @Test func ourDescriptionsHaveTheCitedVersionRanges() {
+        for (key, cited) in Self.file.apiVersions {
+            guard let api = Int16(key).flatMap(KafkaAPIs.api) else {
+                Issue.record("api key \(key) is not described")
+                continue
+            }
+            let bounds = cited.versions.split(separator: "-").compactMap { Int16($0) }
+            let low = bounds.first ?? -1, high = bounds.last ?? -1
+            #expect((api.versions.low, api.versions.high) == (low, high), "api key \(key)")
+            #expect(api.flexibleFrom == cited.flexibleFrom, "api key \(key)")
+        }
     }
 
     @Test func theFileCoversEveryVersionItCites() {

@@ -1,7 +1,7 @@
 extension KafkaAPI {
     /// ApiVersions (18).
     static let apiVersions = KafkaAPI(
-        key: 18, name: "ApiVersions", versions: 0...5, flexibleFrom: 3,
+        key: 18, name: "ApiVersions", versions: 0...4, flexibleFrom: 3,
         request: [
             .string("client_software_name", 3...),
             .string("client_software_version", 3...),

@@ -1,7 +1,7 @@
 extension KafkaAPI {
     /// DeleteGroups (42).
     static let deleteGroups = KafkaAPI(
-        key: 42, name: "DeleteGroups", versions: 0...3, flexibleFrom: 2,
+        key: 42, name: "DeleteGroups", versions: 0...2, flexibleFrom: 2,
         request: [
             .array("groups_names", of: .string, role: .items),
         ],

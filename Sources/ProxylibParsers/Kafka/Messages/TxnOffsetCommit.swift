@@ -2,7 +2,7 @@ extension KafkaAPI {
     /// TxnOffsetCommit (28). Topics by id from v6. The v3+ generation field was renamed (generation or member epoch);
     /// the wire is unchanged.
     static let txnOffsetCommit = KafkaAPI(
-        key: 28, name: "TxnOffsetCommit", versions: 0...6, flexibleFrom: 3,
+        key: 28, name: "TxnOffsetCommit", versions: 0...5, flexibleFrom: 3,
         request: [
             .string("transactional_id"),
             .string("group_id"),
