@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// AddOffsetsToTxn (25).
-    static let addOffsetsToTxn = KafkaAPI(
+    static var addOffsetsToTxn: KafkaAPI { KafkaAPI(
         key: 25, name: "AddOffsetsToTxn", versions: 0...4, flexibleFrom: 3,
         request: [
             .string("transactional_id"),
@@ -11,5 +11,5 @@ extension KafkaAPI {
         response: [
             .int32("throttle_time_ms"),
             .int16("error_code", role: .errorCode),
-        ])
+        ]) }
 }

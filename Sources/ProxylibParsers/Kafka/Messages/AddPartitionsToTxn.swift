@@ -3,7 +3,7 @@ extension KafkaAPI {
     /// broker) a request carries several transactions, each with its topics. The transactions array has no role of
     /// its own; its topics arrays are marked. The per-partition error field is named partition_error_code here and is
     /// marked as the error code.
-    static let addPartitionsToTxn = KafkaAPI(
+    static var addPartitionsToTxn: KafkaAPI { KafkaAPI(
         key: 24, name: "AddPartitionsToTxn", versions: 0...5, flexibleFrom: 3,
         request: [
             .structs("transactions", 4..., [
@@ -44,5 +44,5 @@ extension KafkaAPI {
                     .int16("partition_error_code", role: .errorCode),
                 ]),
             ]),
-        ])
+        ]) }
 }

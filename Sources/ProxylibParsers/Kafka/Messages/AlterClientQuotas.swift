@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// AlterClientQuotas (49).
-    static let alterClientQuotas = KafkaAPI(
+    static var alterClientQuotas: KafkaAPI { KafkaAPI(
         key: 49, name: "AlterClientQuotas", versions: 0...1, flexibleFrom: 1,
         request: [
             .structs("entries", role: .items, [
@@ -26,5 +26,5 @@ extension KafkaAPI {
                     .string("entity_name", nullable: 0...),
                 ]),
             ]),
-        ])
+        ]) }
 }

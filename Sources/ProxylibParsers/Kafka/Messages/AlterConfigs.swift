@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// AlterConfigs (33). Resources of type 2 are topics.
-    static let alterConfigs = KafkaAPI(
+    static var alterConfigs: KafkaAPI { KafkaAPI(
         key: 33, name: "AlterConfigs", versions: 0...2, flexibleFrom: 2,
         request: [
             .structs("resources", role: .resources, [
@@ -21,5 +21,5 @@ extension KafkaAPI {
                 .int8("resource_type", role: .resourceType),
                 .string("resource_name", role: .resourceName),
             ]),
-        ])
+        ]) }
 }

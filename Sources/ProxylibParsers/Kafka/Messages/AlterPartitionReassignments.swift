@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// AlterPartitionReassignments (45).
-    static let alterPartitionReassignments = KafkaAPI(
+    static var alterPartitionReassignments: KafkaAPI { KafkaAPI(
         key: 45, name: "AlterPartitionReassignments", versions: 0...1, flexibleFrom: 0,
         request: [
             .int32("timeout_ms", default: 60000),
@@ -26,5 +26,5 @@ extension KafkaAPI {
                     .string("error_message", nullable: 0...),
                 ]),
             ]),
-        ])
+        ]) }
 }

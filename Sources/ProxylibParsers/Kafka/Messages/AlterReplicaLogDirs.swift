@@ -1,7 +1,7 @@
 extension KafkaAPI {
     /// AlterReplicaLogDirs (34). The request groups topics under log directories (the dirs array has no role); the
     /// response lists topics flat.
-    static let alterReplicaLogDirs = KafkaAPI(
+    static var alterReplicaLogDirs: KafkaAPI { KafkaAPI(
         key: 34, name: "AlterReplicaLogDirs", versions: 0...2, flexibleFrom: 2,
         request: [
             .structs("dirs", 0..., [
@@ -21,5 +21,5 @@ extension KafkaAPI {
                     .int16("error_code", role: .errorCode),
                 ]),
             ]),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// AlterUserScramCredentials (51).
-    static let alterUserScramCredentials = KafkaAPI(
+    static var alterUserScramCredentials: KafkaAPI { KafkaAPI(
         key: 51, name: "AlterUserScramCredentials", versions: 0...0, flexibleFrom: 0,
         request: [
             .structs("deletions", role: .items, [
@@ -22,5 +22,5 @@ extension KafkaAPI {
                 .int16("error_code", role: .errorCode),
                 .string("error_message", nullable: 0...),
             ]),
-        ])
+        ]) }
 }

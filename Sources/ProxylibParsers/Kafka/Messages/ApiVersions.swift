@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// ApiVersions (18).
-    static let apiVersions = KafkaAPI(
+    static var apiVersions: KafkaAPI { KafkaAPI(
         key: 18, name: "ApiVersions", versions: 0...4, flexibleFrom: 3,
         request: [
             .string("client_software_name", 3...),
@@ -16,5 +16,5 @@ extension KafkaAPI {
                 .int16("max_version"),
             ]),
             .int32("throttle_time_ms", 1...),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// ConsumerGroupDescribe (69). KIP-848. Member assignments name topics; they carry no role.
-    static let consumerGroupDescribe = KafkaAPI(
+    static var consumerGroupDescribe: KafkaAPI { KafkaAPI(
         key: 69, name: "ConsumerGroupDescribe", versions: 0...1, flexibleFrom: 0,
         request: [
             .array("group_ids", of: .string, role: .items),
@@ -43,5 +43,5 @@ extension KafkaAPI {
                 ]),
                 .int32("authorized_operations", default: -2147483648),
             ]),
-        ])
+        ]) }
 }

@@ -1,7 +1,7 @@
 extension KafkaAPI {
     /// ConsumerGroupHeartbeat (68). KIP-848. Subscribed topic names and assigned topic ids are membership data, not
     /// data being read, and carry no role.
-    static let consumerGroupHeartbeat = KafkaAPI(
+    static var consumerGroupHeartbeat: KafkaAPI { KafkaAPI(
         key: 68, name: "ConsumerGroupHeartbeat", versions: 0...1, flexibleFrom: 0,
         request: [
             .string("group_id"),
@@ -31,5 +31,5 @@ extension KafkaAPI {
                     .array("partitions", of: .int32),
                 ]),
             ]),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// CreateAcls (30).
-    static let createAcls = KafkaAPI(
+    static var createAcls: KafkaAPI { KafkaAPI(
         key: 30, name: "CreateAcls", versions: 0...3, flexibleFrom: 2,
         request: [
             .structs("creations", role: .items, [
@@ -19,5 +19,5 @@ extension KafkaAPI {
                 .int16("error_code", role: .errorCode),
                 .string("error_message", nullable: 0...),
             ]),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// CreateDelegationToken (38).
-    static let createDelegationToken = KafkaAPI(
+    static var createDelegationToken: KafkaAPI { KafkaAPI(
         key: 38, name: "CreateDelegationToken", versions: 0...3, flexibleFrom: 2,
         request: [
             .string("owner_principal_type", 3..., nullable: 3...),
@@ -23,5 +23,5 @@ extension KafkaAPI {
             .string("token_id"),
             .bytes("hmac"),
             .int32("throttle_time_ms"),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// CreatePartitions (37).
-    static let createPartitions = KafkaAPI(
+    static var createPartitions: KafkaAPI { KafkaAPI(
         key: 37, name: "CreatePartitions", versions: 0...3, flexibleFrom: 2,
         request: [
             .structs("topics", role: .topics, [
@@ -20,5 +20,5 @@ extension KafkaAPI {
                 .int16("error_code", role: .errorCode),
                 .string("error_message", nullable: 0...),
             ]),
-        ])
+        ]) }
 }

@@ -1,7 +1,7 @@
 extension KafkaAPI {
     /// CreateTopics (19). The manual replica assignments of a new topic are not marked as partitions: they name
     /// partitions that do not exist yet, and the response has no per-partition part.
-    static let createTopics = KafkaAPI(
+    static var createTopics: KafkaAPI { KafkaAPI(
         key: 19, name: "CreateTopics", versions: 0...7, flexibleFrom: 5,
         request: [
             .structs("topics", role: .topics, [
@@ -37,5 +37,5 @@ extension KafkaAPI {
                     .bool("is_sensitive", 5...),
                 ]),
             ]),
-        ])
+        ]) }
 }

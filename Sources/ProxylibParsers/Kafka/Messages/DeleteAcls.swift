@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// DeleteAcls (31).
-    static let deleteAcls = KafkaAPI(
+    static var deleteAcls: KafkaAPI { KafkaAPI(
         key: 31, name: "DeleteAcls", versions: 0...3, flexibleFrom: 2,
         request: [
             .structs("filters", role: .items, [
@@ -30,5 +30,5 @@ extension KafkaAPI {
                     .int8("permission_type"),
                 ]),
             ]),
-        ])
+        ]) }
 }

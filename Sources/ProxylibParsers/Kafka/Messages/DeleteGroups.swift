@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// DeleteGroups (42).
-    static let deleteGroups = KafkaAPI(
+    static var deleteGroups: KafkaAPI { KafkaAPI(
         key: 42, name: "DeleteGroups", versions: 0...2, flexibleFrom: 2,
         request: [
             .array("groups_names", of: .string, role: .items),
@@ -12,5 +12,5 @@ extension KafkaAPI {
                 .int16("error_code", role: .errorCode),
                 .string("error_message", 3..., nullable: 3...),
             ]),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// DeleteRecords (21).
-    static let deleteRecords = KafkaAPI(
+    static var deleteRecords: KafkaAPI { KafkaAPI(
         key: 21, name: "DeleteRecords", versions: 0...2, flexibleFrom: 2,
         request: [
             .structs("topics", role: .topics, [
@@ -22,5 +22,5 @@ extension KafkaAPI {
                     .int16("error_code", role: .errorCode),
                 ]),
             ]),
-        ])
+        ]) }
 }

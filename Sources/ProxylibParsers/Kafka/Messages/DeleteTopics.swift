@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// DeleteTopics (20). Versions 0-5 send bare names; v6 sends name-or-id pairs.
-    static let deleteTopics = KafkaAPI(
+    static var deleteTopics: KafkaAPI { KafkaAPI(
         key: 20, name: "DeleteTopics", versions: 0...6, flexibleFrom: 4,
         request: [
             .structs("topics", 6..., role: .topics, [
@@ -18,5 +18,5 @@ extension KafkaAPI {
                 .int16("error_code", role: .errorCode),
                 .string("error_message", 5..., nullable: 5...),
             ]),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// DescribeAcls (29).
-    static let describeAcls = KafkaAPI(
+    static var describeAcls: KafkaAPI { KafkaAPI(
         key: 29, name: "DescribeAcls", versions: 0...3, flexibleFrom: 2,
         request: [
             .int8("resource_type_filter"),
@@ -26,5 +26,5 @@ extension KafkaAPI {
                     .int8("permission_type"),
                 ]),
             ]),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// DescribeClientQuotas (48).
-    static let describeClientQuotas = KafkaAPI(
+    static var describeClientQuotas: KafkaAPI { KafkaAPI(
         key: 48, name: "DescribeClientQuotas", versions: 0...1, flexibleFrom: 1,
         request: [
             .structs("components", 0..., [
@@ -24,5 +24,5 @@ extension KafkaAPI {
                     .float64("value"),
                 ]),
             ]),
-        ])
+        ]) }
 }

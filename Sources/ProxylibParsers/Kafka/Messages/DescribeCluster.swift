@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// DescribeCluster (60).
-    static let describeCluster = KafkaAPI(
+    static var describeCluster: KafkaAPI { KafkaAPI(
         key: 60, name: "DescribeCluster", versions: 0...2, flexibleFrom: 0,
         request: [
             .bool("include_cluster_authorized_operations"),
@@ -22,5 +22,5 @@ extension KafkaAPI {
                 .bool("is_fenced", 2...),
             ]),
             .int32("cluster_authorized_operations", default: -2147483648),
-        ])
+        ]) }
 }

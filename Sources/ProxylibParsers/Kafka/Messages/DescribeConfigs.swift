@@ -1,7 +1,7 @@
 extension KafkaAPI {
     /// DescribeConfigs (32). Resources of type 2 are topics. is_default existed in v0 only (removed from the JSON in
     /// Kafka 4.0).
-    static let describeConfigs = KafkaAPI(
+    static var describeConfigs: KafkaAPI { KafkaAPI(
         key: 32, name: "DescribeConfigs", versions: 0...4, flexibleFrom: 4,
         request: [
             .structs("resources", role: .resources, [
@@ -35,5 +35,5 @@ extension KafkaAPI {
                     .string("documentation", 3..., nullable: 0...),
                 ]),
             ]),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// DescribeDelegationToken (41). A null owners array describes every token.
-    static let describeDelegationToken = KafkaAPI(
+    static var describeDelegationToken: KafkaAPI { KafkaAPI(
         key: 41, name: "DescribeDelegationToken", versions: 0...3, flexibleFrom: 2,
         request: [
             .structs("owners", nullable: 0..., [
@@ -26,5 +26,5 @@ extension KafkaAPI {
                 ]),
             ]),
             .int32("throttle_time_ms"),
-        ])
+        ]) }
 }

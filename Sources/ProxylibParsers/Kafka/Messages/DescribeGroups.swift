@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// DescribeGroups (15).
-    static let describeGroups = KafkaAPI(
+    static var describeGroups: KafkaAPI { KafkaAPI(
         key: 15, name: "DescribeGroups", versions: 0...6, flexibleFrom: 5,
         request: [
             .array("groups", of: .string, role: .items),
@@ -25,5 +25,5 @@ extension KafkaAPI {
                 ]),
                 .int32("authorized_operations", 3..., default: -2147483648),
             ]),
-        ])
+        ]) }
 }

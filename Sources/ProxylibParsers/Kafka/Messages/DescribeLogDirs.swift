@@ -1,7 +1,7 @@
 extension KafkaAPI {
     /// DescribeLogDirs (35). A null topics array asks about every topic. The response groups topics under log
     /// directories (the results array has no role).
-    static let describeLogDirs = KafkaAPI(
+    static var describeLogDirs: KafkaAPI { KafkaAPI(
         key: 35, name: "DescribeLogDirs", versions: 0...5, flexibleFrom: 2,
         request: [
             .structs("topics", role: .topics, nullable: 0..., [
@@ -28,5 +28,5 @@ extension KafkaAPI {
                 .int64("usable_bytes", 4..., default: -1),
                 .bool("is_cordoned", 5...),
             ]),
-        ])
+        ]) }
 }

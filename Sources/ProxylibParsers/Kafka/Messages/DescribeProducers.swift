@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// DescribeProducers (61).
-    static let describeProducers = KafkaAPI(
+    static var describeProducers: KafkaAPI { KafkaAPI(
         key: 61, name: "DescribeProducers", versions: 0...0, flexibleFrom: 0,
         request: [
             .structs("topics", role: .topics, [
@@ -26,5 +26,5 @@ extension KafkaAPI {
                     ]),
                 ]),
             ]),
-        ])
+        ]) }
 }

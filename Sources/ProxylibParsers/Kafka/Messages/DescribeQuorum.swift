@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// DescribeQuorum (55). Its topic is KRaft's metadata log; named like any topic, so topic rules apply to it.
-    static let describeQuorum = KafkaAPI(
+    static var describeQuorum: KafkaAPI { KafkaAPI(
         key: 55, name: "DescribeQuorum", versions: 0...2, flexibleFrom: 0,
         request: [
             .structs("topics", role: .topics, [
@@ -46,5 +46,5 @@ extension KafkaAPI {
                     .uint16("port", 2...),
                 ]),
             ]),
-        ])
+        ]) }
 }

@@ -1,7 +1,7 @@
 extension KafkaAPI {
     /// DescribeTopicPartitions (75). The cursor (where to resume) names a topic and partition too; it is left
     /// unmarked, the topics array names the same topics.
-    static let describeTopicPartitions = KafkaAPI(
+    static var describeTopicPartitions: KafkaAPI { KafkaAPI(
         key: 75, name: "DescribeTopicPartitions", versions: 0...0, flexibleFrom: 0,
         request: [
             .structs("topics", role: .topics, [
@@ -37,5 +37,5 @@ extension KafkaAPI {
                 .string("topic_name"),
                 .int32("partition_index"),
             ]),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// DescribeTransactions (65). The response lists each transaction's topics under its state; they carry no role.
-    static let describeTransactions = KafkaAPI(
+    static var describeTransactions: KafkaAPI { KafkaAPI(
         key: 65, name: "DescribeTransactions", versions: 0...0, flexibleFrom: 0,
         request: [
             .array("transactional_ids", of: .string, role: .items),
@@ -20,5 +20,5 @@ extension KafkaAPI {
                     .array("partitions", of: .int32),
                 ]),
             ]),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// DescribeUserScramCredentials (50).
-    static let describeUserScramCredentials = KafkaAPI(
+    static var describeUserScramCredentials: KafkaAPI { KafkaAPI(
         key: 50, name: "DescribeUserScramCredentials", versions: 0...0, flexibleFrom: 0,
         request: [
             .structs("users", role: .items, nullable: 0..., [
@@ -20,5 +20,5 @@ extension KafkaAPI {
                     .int32("iterations"),
                 ]),
             ]),
-        ])
+        ]) }
 }

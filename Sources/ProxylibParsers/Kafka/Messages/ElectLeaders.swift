@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// ElectLeaders (43). A null topic_partitions asks for every partition.
-    static let electLeaders = KafkaAPI(
+    static var electLeaders: KafkaAPI { KafkaAPI(
         key: 43, name: "ElectLeaders", versions: 0...2, flexibleFrom: 2,
         request: [
             .int8("election_type", 1...),
@@ -21,5 +21,5 @@ extension KafkaAPI {
                     .string("error_message", nullable: 0...),
                 ]),
             ]),
-        ])
+        ]) }
 }

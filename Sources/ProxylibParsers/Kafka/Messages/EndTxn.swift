@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// EndTxn (26).
-    static let endTxn = KafkaAPI(
+    static var endTxn: KafkaAPI { KafkaAPI(
         key: 26, name: "EndTxn", versions: 0...5, flexibleFrom: 3,
         request: [
             .string("transactional_id"),
@@ -13,5 +13,5 @@ extension KafkaAPI {
             .int16("error_code", role: .errorCode),
             .int64("producer_id", 5..., default: -1),
             .int16("producer_epoch", 5..., default: -1),
-        ])
+        ]) }
 }

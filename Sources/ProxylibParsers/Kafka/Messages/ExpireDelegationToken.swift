@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// ExpireDelegationToken (40).
-    static let expireDelegationToken = KafkaAPI(
+    static var expireDelegationToken: KafkaAPI { KafkaAPI(
         key: 40, name: "ExpireDelegationToken", versions: 0...2, flexibleFrom: 2,
         request: [
             .bytes("hmac"),
@@ -10,5 +10,5 @@ extension KafkaAPI {
             .int16("error_code", role: .errorCode),
             .int64("expiry_timestamp_ms"),
             .int32("throttle_time_ms"),
-        ])
+        ]) }
 }

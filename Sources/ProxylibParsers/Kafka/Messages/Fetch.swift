@@ -1,7 +1,7 @@
 extension KafkaAPI {
     /// Fetch (1). Topics by name up to v12, by id from v13. The forgotten topics of an incremental fetch session only
     /// drop state, so they carry no role.
-    static let fetch = KafkaAPI(
+    static var fetch: KafkaAPI { KafkaAPI(
         key: 1, name: "Fetch", versions: 0...18, flexibleFrom: 12,
         request: [
             .int32("replica_id", 0...14, default: -1),
@@ -51,5 +51,5 @@ extension KafkaAPI {
                     .records("records"),
                 ]),
             ]),
-        ])
+        ]) }
 }

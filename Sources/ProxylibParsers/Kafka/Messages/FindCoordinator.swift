@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// FindCoordinator (10). Versions 0-3 look up one key; v4+ look up several.
-    static let findCoordinator = KafkaAPI(
+    static var findCoordinator: KafkaAPI { KafkaAPI(
         key: 10, name: "FindCoordinator", versions: 0...6, flexibleFrom: 3,
         request: [
             .string("key", 0...3),
@@ -22,5 +22,5 @@ extension KafkaAPI {
                 .int16("error_code", 4..., role: .errorCode),
                 .string("error_message", 4..., nullable: 4...),
             ]),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// GetTelemetrySubscriptions (71). KIP-714.
-    static let getTelemetrySubscriptions = KafkaAPI(
+    static var getTelemetrySubscriptions: KafkaAPI { KafkaAPI(
         key: 71, name: "GetTelemetrySubscriptions", versions: 0...0, flexibleFrom: 0,
         request: [
             .uuid("client_instance_id"),
@@ -15,5 +15,5 @@ extension KafkaAPI {
             .int32("telemetry_max_bytes"),
             .bool("delta_temporality"),
             .array("requested_metrics", of: .string),
-        ])
+        ]) }
 }

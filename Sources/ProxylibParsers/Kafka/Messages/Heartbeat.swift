@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// Heartbeat (12).
-    static let heartbeat = KafkaAPI(
+    static var heartbeat: KafkaAPI { KafkaAPI(
         key: 12, name: "Heartbeat", versions: 0...4, flexibleFrom: 4,
         request: [
             .string("group_id"),
@@ -11,5 +11,5 @@ extension KafkaAPI {
         response: [
             .int32("throttle_time_ms", 1...),
             .int16("error_code", role: .errorCode),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// IncrementalAlterConfigs (44). Resources of type 2 are topics.
-    static let incrementalAlterConfigs = KafkaAPI(
+    static var incrementalAlterConfigs: KafkaAPI { KafkaAPI(
         key: 44, name: "IncrementalAlterConfigs", versions: 0...1, flexibleFrom: 1,
         request: [
             .structs("resources", role: .resources, [
@@ -22,5 +22,5 @@ extension KafkaAPI {
                 .int8("resource_type", role: .resourceType),
                 .string("resource_name", role: .resourceName),
             ]),
-        ])
+        ]) }
 }

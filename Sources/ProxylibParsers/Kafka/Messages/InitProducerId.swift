@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// InitProducerId (22). Version 6 (two-phase commit, KIP-939) is still marked unstable in Kafka's JSON.
-    static let initProducerId = KafkaAPI(
+    static var initProducerId: KafkaAPI { KafkaAPI(
         key: 22, name: "InitProducerId", versions: 0...6, flexibleFrom: 2,
         request: [
             .string("transactional_id", nullable: 0...),
@@ -17,5 +17,5 @@ extension KafkaAPI {
             .int16("producer_epoch"),
             .int64("ongoing_txn_producer_id", 6..., default: -1),
             .int16("ongoing_txn_producer_epoch", 6..., default: -1),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// JoinGroup (11).
-    static let joinGroup = KafkaAPI(
+    static var joinGroup: KafkaAPI { KafkaAPI(
         key: 11, name: "JoinGroup", versions: 0...9, flexibleFrom: 6,
         request: [
             .string("group_id"),
@@ -29,5 +29,5 @@ extension KafkaAPI {
                 .string("group_instance_id", 5..., nullable: 5...),
                 .bytes("metadata"),
             ]),
-        ])
+        ]) }
 }

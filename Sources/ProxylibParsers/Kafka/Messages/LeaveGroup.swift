@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// LeaveGroup (13). Versions 0-2 name one member; v3+ a list of members.
-    static let leaveGroup = KafkaAPI(
+    static var leaveGroup: KafkaAPI { KafkaAPI(
         key: 13, name: "LeaveGroup", versions: 0...5, flexibleFrom: 4,
         request: [
             .string("group_id"),
@@ -19,5 +19,5 @@ extension KafkaAPI {
                 .string("group_instance_id", 3..., nullable: 3...),
                 .int16("error_code", 3..., role: .errorCode),
             ]),
-        ])
+        ]) }
 }

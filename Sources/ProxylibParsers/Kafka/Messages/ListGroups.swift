@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// ListGroups (16).
-    static let listGroups = KafkaAPI(
+    static var listGroups: KafkaAPI { KafkaAPI(
         key: 16, name: "ListGroups", versions: 0...5, flexibleFrom: 3,
         request: [
             .array("states_filter", of: .string, 4...),
@@ -15,5 +15,5 @@ extension KafkaAPI {
                 .string("group_state", 4...),
                 .string("group_type", 5...),
             ]),
-        ])
+        ]) }
 }

@@ -1,7 +1,7 @@
 extension KafkaAPI {
     /// ListOffsets (2). Version 0 asks for a list of offsets per partition (max_num_offsets) and gets them back as
     /// one array; both fields left Kafka's JSON in 4.0.
-    static let listOffsets = KafkaAPI(
+    static var listOffsets: KafkaAPI { KafkaAPI(
         key: 2, name: "ListOffsets", versions: 0...11, flexibleFrom: 6,
         request: [
             .int32("replica_id"),
@@ -30,5 +30,5 @@ extension KafkaAPI {
                     .int32("leader_epoch", 4..., default: -1),
                 ]),
             ]),
-        ])
+        ]) }
 }

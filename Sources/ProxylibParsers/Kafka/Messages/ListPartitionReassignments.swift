@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// ListPartitionReassignments (46). A null topics array lists every reassignment.
-    static let listPartitionReassignments = KafkaAPI(
+    static var listPartitionReassignments: KafkaAPI { KafkaAPI(
         key: 46, name: "ListPartitionReassignments", versions: 0...0, flexibleFrom: 0,
         request: [
             .int32("timeout_ms", default: 60000),
@@ -22,5 +22,5 @@ extension KafkaAPI {
                     .array("removing_replicas", of: .int32),
                 ]),
             ]),
-        ])
+        ]) }
 }

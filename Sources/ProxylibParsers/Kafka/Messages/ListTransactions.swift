@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// ListTransactions (66).
-    static let listTransactions = KafkaAPI(
+    static var listTransactions: KafkaAPI { KafkaAPI(
         key: 66, name: "ListTransactions", versions: 0...2, flexibleFrom: 0,
         request: [
             .array("state_filters", of: .string),
@@ -17,5 +17,5 @@ extension KafkaAPI {
                 .int64("producer_id"),
                 .string("transaction_state"),
             ]),
-        ])
+        ]) }
 }

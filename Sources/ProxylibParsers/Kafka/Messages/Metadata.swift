@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// Metadata (3). A null topics array (v1+) or an empty one (v0) asks about every topic.
-    static let metadata = KafkaAPI(
+    static var metadata: KafkaAPI { KafkaAPI(
         key: 3, name: "Metadata", versions: 0...13, flexibleFrom: 9,
         request: [
             .structs("topics", role: .topics, nullable: 1..., [
@@ -39,5 +39,5 @@ extension KafkaAPI {
             ]),
             .int32("cluster_authorized_operations", 8...10, default: -2147483648),
             .int16("error_code", 13..., role: .errorCode),
-        ])
+        ]) }
 }

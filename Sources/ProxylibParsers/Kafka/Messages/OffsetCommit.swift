@@ -1,7 +1,7 @@
 extension KafkaAPI {
     /// OffsetCommit (8). Topics by id from v10. commit_timestamp existed in v1 only (removed from the JSON in Kafka
     /// 4.0).
-    static let offsetCommit = KafkaAPI(
+    static var offsetCommit: KafkaAPI { KafkaAPI(
         key: 8, name: "OffsetCommit", versions: 0...10, flexibleFrom: 8,
         request: [
             .string("group_id"),
@@ -31,5 +31,5 @@ extension KafkaAPI {
                     .int16("error_code", role: .errorCode),
                 ]),
             ]),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// OffsetDelete (47).
-    static let offsetDelete = KafkaAPI(
+    static var offsetDelete: KafkaAPI { KafkaAPI(
         key: 47, name: "OffsetDelete", versions: 0...0, flexibleFrom: nil,
         request: [
             .string("group_id"),
@@ -21,5 +21,5 @@ extension KafkaAPI {
                     .int16("error_code", role: .errorCode),
                 ]),
             ]),
-        ])
+        ]) }
 }

@@ -1,7 +1,7 @@
 extension KafkaAPI {
     /// OffsetFetch (9). Versions 0-7 fetch one group's offsets; from v8 a request names several groups, each with its
     /// own topics (null: all of them).
-    static let offsetFetch = KafkaAPI(
+    static var offsetFetch: KafkaAPI { KafkaAPI(
         key: 9, name: "OffsetFetch", versions: 0...10, flexibleFrom: 6,
         request: [
             .string("group_id", 0...7),
@@ -49,5 +49,5 @@ extension KafkaAPI {
                 ]),
                 .int16("error_code", 8..., role: .errorCode),
             ]),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// OffsetForLeaderEpoch (23).
-    static let offsetForLeaderEpoch = KafkaAPI(
+    static var offsetForLeaderEpoch: KafkaAPI { KafkaAPI(
         key: 23, name: "OffsetForLeaderEpoch", versions: 0...4, flexibleFrom: 4,
         request: [
             .int32("replica_id", 3..., default: -2),
@@ -24,5 +24,5 @@ extension KafkaAPI {
                     .int64("end_offset", default: -1),
                 ]),
             ]),
-        ])
+        ]) }
 }

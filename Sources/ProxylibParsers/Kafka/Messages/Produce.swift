@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// Produce (0). Version 13 names topics by id only (KIP-516); acks 0 gets no response at all.
-    static let produce = KafkaAPI(
+    static var produce: KafkaAPI { KafkaAPI(
         key: 0, name: "Produce", versions: 0...13, flexibleFrom: 9,
         request: [
             .string("transactional_id", 3..., nullable: 3...),
@@ -33,5 +33,5 @@ extension KafkaAPI {
                 ]),
             ]),
             .int32("throttle_time_ms", 1...),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// PushTelemetry (72). KIP-714.
-    static let pushTelemetry = KafkaAPI(
+    static var pushTelemetry: KafkaAPI { KafkaAPI(
         key: 72, name: "PushTelemetry", versions: 0...0, flexibleFrom: 0,
         request: [
             .uuid("client_instance_id"),
@@ -12,5 +12,5 @@ extension KafkaAPI {
         response: [
             .int32("throttle_time_ms"),
             .int16("error_code", role: .errorCode),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// RenewDelegationToken (39).
-    static let renewDelegationToken = KafkaAPI(
+    static var renewDelegationToken: KafkaAPI { KafkaAPI(
         key: 39, name: "RenewDelegationToken", versions: 0...2, flexibleFrom: 2,
         request: [
             .bytes("hmac"),
@@ -10,5 +10,5 @@ extension KafkaAPI {
             .int16("error_code", role: .errorCode),
             .int64("expiry_timestamp_ms"),
             .int32("throttle_time_ms"),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// SaslAuthenticate (36).
-    static let saslAuthenticate = KafkaAPI(
+    static var saslAuthenticate: KafkaAPI { KafkaAPI(
         key: 36, name: "SaslAuthenticate", versions: 0...2, flexibleFrom: 2,
         request: [
             .bytes("auth_bytes"),
@@ -10,5 +10,5 @@ extension KafkaAPI {
             .string("error_message", nullable: 0...),
             .bytes("auth_bytes"),
             .int64("session_lifetime_ms", 1...),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// SaslHandshake (17). Never flexible.
-    static let saslHandshake = KafkaAPI(
+    static var saslHandshake: KafkaAPI { KafkaAPI(
         key: 17, name: "SaslHandshake", versions: 0...1, flexibleFrom: nil,
         request: [
             .string("mechanism"),
@@ -8,5 +8,5 @@ extension KafkaAPI {
         response: [
             .int16("error_code", role: .errorCode),
             .array("mechanisms", of: .string),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// SyncGroup (14).
-    static let syncGroup = KafkaAPI(
+    static var syncGroup: KafkaAPI { KafkaAPI(
         key: 14, name: "SyncGroup", versions: 0...5, flexibleFrom: 4,
         request: [
             .string("group_id"),
@@ -20,5 +20,5 @@ extension KafkaAPI {
             .string("protocol_type", 5..., nullable: 5...),
             .string("protocol_name", 5..., nullable: 5...),
             .bytes("assignment"),
-        ])
+        ]) }
 }

@@ -1,7 +1,7 @@
 extension KafkaAPI {
     /// TxnOffsetCommit (28). Topics by id from v6. The v3+ generation field was renamed (generation or member epoch);
     /// the wire is unchanged.
-    static let txnOffsetCommit = KafkaAPI(
+    static var txnOffsetCommit: KafkaAPI { KafkaAPI(
         key: 28, name: "TxnOffsetCommit", versions: 0...5, flexibleFrom: 3,
         request: [
             .string("transactional_id"),
@@ -32,5 +32,5 @@ extension KafkaAPI {
                     .int16("error_code", role: .errorCode),
                 ]),
             ]),
-        ])
+        ]) }
 }

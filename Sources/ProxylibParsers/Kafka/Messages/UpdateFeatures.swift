@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// UpdateFeatures (57).
-    static let updateFeatures = KafkaAPI(
+    static var updateFeatures: KafkaAPI { KafkaAPI(
         key: 57, name: "UpdateFeatures", versions: 0...2, flexibleFrom: 0,
         request: [
             .int32("timeout_ms", default: 60000),
@@ -21,5 +21,5 @@ extension KafkaAPI {
                 .int16("error_code", role: .errorCode),
                 .string("error_message", nullable: 0...),
             ]),
-        ])
+        ]) }
 }

@@ -1,6 +1,6 @@
 extension KafkaAPI {
     /// WriteTxnMarkers (27). Broker to broker. Topics sit under each marker (the markers array has no role).
-    static let writeTxnMarkers = KafkaAPI(
+    static var writeTxnMarkers: KafkaAPI { KafkaAPI(
         key: 27, name: "WriteTxnMarkers", versions: 0...2, flexibleFrom: 1,
         request: [
             .structs("markers", 0..., [
@@ -26,5 +26,5 @@ extension KafkaAPI {
                     ]),
                 ]),
             ]),
-        ])
+        ]) }
 }
