@@ -87,6 +87,24 @@ func withSegments<R>(_ segments: [String], _ body: (InputView) throws -> R) reth
         }
     }
 
+    /// Integers inside the first segment (read in place) and across it, from the view's start and after a drop.
+    @Test func bigEndianIntegersInAndAcrossTheFirstSegment() {
+        withSegments(["\u{01}\u{02}\u{03}\u{04}\u{05}", "\u{06}\u{7F}"]) { input in
+            #expect(input.readInteger(at: 0, as: UInt32.self) == 0x0102_0304)
+            #expect(input.readInteger(at: 1, as: Int16.self) == 0x0203)
+            #expect(input.readInteger(at: 2, as: UInt32.self) == 0x0304_0506)
+            #expect(input.readInteger(at: 4, as: UInt32.self) == nil)
+            let dropped = input.dropFirst(1)
+            #expect(dropped.readInteger(at: 0, as: UInt32.self) == 0x0203_0405)
+            #expect(dropped.readInteger(at: 1, as: UInt32.self) == 0x0304_0506)
+            #expect(dropped.readInteger(at: 5, as: UInt8.self) == 0x7F)
+        }
+        withSegments(["\u{7F}\u{7F}"]) { input in
+            #expect(input.readInteger(at: 0, as: Int16.self) == 0x7F7F)
+            #expect(input.readInteger(at: 1, as: Int16.self) == nil)
+        }
+    }
+
     @Test func bigEndianIntegers() {
         withSegments(["\u{01}", "\u{02}\u{03}", "\u{04}\u{05}"]) { input in
             #expect(input.readInteger(at: 0, as: UInt32.self) == 0x0102_0304)

@@ -319,6 +319,17 @@ public struct InputView {
         let size = MemoryLayout<T>.size
         guard offset >= 0, size <= count - offset else { return nil }
         var value: T = 0
+        // Fast path: the integer lies in the first segment (the usual case, even when the view spans several).
+        if let headers = segmentHeaders, firstSegment < segmentCount {
+            let header = headers[firstSegment]
+            if let base = header.data, Int(header.len) - firstOffset - offset >= size {
+                let start = UnsafeRawPointer(base) + firstOffset + offset
+                for index in 0..<size {
+                    value = (value << 8) | T(truncatingIfNeeded: start.load(fromByteOffset: index, as: UInt8.self))
+                }
+                return value
+            }
+        }
         var byteIndex = 0
         var skip = offset
         forEachSegment { segment in
