@@ -108,6 +108,8 @@ public final class KafkaParser: ConnectionParser {
             if !topic.name.isNull {
                 topicNames.append(topic.name.bytes(in: frame))
             } else if let id = topic.id, let name = snapshot?.names[id] {
+                // The snapshot is immutable and kept alive for the whole check (`decide`), so its name's
+                // storage outlives this view.
                 topicNames.append(name.withUnsafeBytes { $0 })
             } else {
                 unknownID = true
