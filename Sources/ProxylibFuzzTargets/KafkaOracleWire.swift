@@ -38,7 +38,12 @@ struct KafkaJavaReader {
         return bytes[at..<(at + count)]
     }
 
-    mutating func int8() throws(Malformed) -> Int8 { Int8(bitPattern: try take(1).first!) }
+    mutating func readByte() throws(Malformed) -> UInt8 {
+        let b = try take(1)
+        return b[b.startIndex]
+    }
+
+    mutating func int8() throws(Malformed) -> Int8 { Int8(bitPattern: try readByte()) }
 
     mutating func int16() throws(Malformed) -> Int16 {
         let b = try take(2)
@@ -58,7 +63,7 @@ struct KafkaJavaReader {
     mutating func uvarint() throws(Malformed) -> Int32 {
         var value: UInt32 = 0
         for index in 0..<5 {
-            let byte = try take(1).first!
+            let byte = try readByte()
             if index == 4 {
                 if byte & 0x80 != 0 { throw Malformed(why: "a varint longer than 5 bytes") }
                 if byte & 0xF0 != 0 { quirks += 1 }
