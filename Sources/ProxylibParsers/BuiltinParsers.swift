@@ -17,6 +17,8 @@ public enum BuiltinParsers {
         registry.register(ruleParser: CassandraParser.name, CassandraRule.ruleParser)
         registry.register(parser: KafkaParser.name, ParserFactoryFor<KafkaParser>())
         registry.register(ruleParser: KafkaParser.name, KafkaRule.ruleParser)
+        registry.register(parser: RedisParser.name, ParserFactoryFor<RedisParser>())
+        registry.register(ruleParser: RedisParser.name, RedisRule.ruleParser)
         return registry
     }()
 }

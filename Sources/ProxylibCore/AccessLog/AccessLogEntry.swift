@@ -7,7 +7,7 @@ public enum AccessLogEntryType: Int32, Sendable {
 
 /// The key/value fields of a `generic_l7` entry, in order (the wire form is a map).
 ///
-/// Up to two fields are stored inline, so a parser logging a request does not allocate a collection per
+/// Up to three fields are stored inline, so a parser logging a request does not allocate a collection per
 /// entry; more go to an overflow array. Values are `LogText`: build them from the bytes read
 /// (`LogText(decoding:)`, held inline when short) — `L7Fields(("cmd", LogText(decoding: cmd)))` — or from
 /// Strings: `L7Fields(("status", "PASS"))`, or an array literal (tests, rare paths).
@@ -16,6 +16,7 @@ public struct L7Fields: Sequence, Equatable, Sendable, ExpressibleByArrayLiteral
 
     private var first: Field?
     private var second: Field?
+    private var third: Field?
     private var overflow: [Field] = []
 
     public init() {}
@@ -27,6 +28,12 @@ public struct L7Fields: Sequence, Equatable, Sendable, ExpressibleByArrayLiteral
     public init(_ a: (String, LogText), _ b: (String, LogText)) {
         first = a
         second = b
+    }
+
+    public init(_ a: (String, LogText), _ b: (String, LogText), _ c: (String, LogText)) {
+        first = a
+        second = b
+        third = c
     }
 
     public init(_ a: (String, String)) {
@@ -51,12 +58,14 @@ public struct L7Fields: Sequence, Equatable, Sendable, ExpressibleByArrayLiteral
             first = field
         } else if second == nil {
             second = field
+        } else if third == nil {
+            third = field
         } else {
             overflow.append(field)
         }
     }
 
-    public var count: Int { (first == nil ? 0 : 1) + (second == nil ? 0 : 1) + overflow.count }
+    public var count: Int { (first == nil ? 0 : 1) + (second == nil ? 0 : 1) + (third == nil ? 0 : 1) + overflow.count }
 
     /// The fields as String pairs (copies; for tests and tools).
     public struct Iterator: IteratorProtocol {
@@ -68,8 +77,9 @@ public struct L7Fields: Sequence, Equatable, Sendable, ExpressibleByArrayLiteral
             switch index {
             case 0: if let field = fields.first { return (field.key, field.value.string) } else { index += 1; return next() }
             case 1: if let field = fields.second { return (field.key, field.value.string) } else { index += 1; return next() }
+            case 2: if let field = fields.third { return (field.key, field.value.string) } else { index += 1; return next() }
             default:
-                let position = index - 2
+                let position = index - 3
                 guard position < fields.overflow.count else { return nil }
                 return (fields.overflow[position].key, fields.overflow[position].value.string)
             }
@@ -85,6 +95,10 @@ public struct L7Fields: Sequence, Equatable, Sendable, ExpressibleByArrayLiteral
         case .none: break
         }
         switch second {
+        case .some(let field): try body(field.key, field.value)
+        case .none: break
+        }
+        switch third {
         case .some(let field): try body(field.key, field.value)
         case .none: break
         }

@@ -1,14 +1,15 @@
 import ProxylibCore
 
-/// A reply the parser writes into the client's inject buffer (a denial), up to 40 bytes held in place. When
+/// A reply the parser writes into the client's inject buffer (a denial), up to 80 bytes held in place. When
 /// the buffer has less room than the reply, it is written in pieces over consecutive calls: the datapath
 /// flushes a full buffer and calls again, and the reply stays whole on the wire.
 struct InjectedReply {
-    private var words: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
+    private var words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     private(set) var count = 0
     private var sent = 0
 
-    static let capacity = 40
+    static let capacity = 80
 
     init(_ bytes: UnsafeRawBufferPointer) {
         count = min(bytes.count, Self.capacity)

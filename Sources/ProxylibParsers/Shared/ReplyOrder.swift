@@ -18,8 +18,8 @@ protocol OrderedIntent {
 }
 
 /// The replies due on one connection, oldest first, and the denials written into the client's inject buffer
-/// in their place — at the position each denied request's reply would have had. Shared by the text and binary
-/// sessions, which frame the replies.
+/// in their place — at the position each denied request's reply would have had. Shared by memcache's text and
+/// binary sessions and by redis, which frame the replies.
 struct ReplyOrder<Intent: OrderedIntent> {
     private var intents = IntentQueue<Intent>()
     /// Quiet requests among `intents`.
@@ -36,6 +36,23 @@ struct ReplyOrder<Intent: OrderedIntent> {
 
     mutating func removeFirst() {
         if let intent = intents.removeFirst(), intent.quiet { quietOutstanding -= 1 }
+    }
+
+    /// Changes the oldest request (a reply of several parts counting down).
+    mutating func updateFirst(_ body: (inout Intent) -> Void) {
+        intents.updateFirst(body)
+    }
+
+    /// Sends `probe` to the server in place of a request the client must see fail (redis: DISCARD for an EXEC
+    /// whose transaction lost a denied command): the probe's reply will be swapped for the intent's denial.
+    /// Returns false, sending nothing, when the server-bound inject buffer has no room for the probe.
+    mutating func substitute(_ intent: Intent, probe: UnsafeRawBufferPointer, connection: Connection) -> Bool {
+        guard connection.injectSpace(reply: false) >= probe.count else { return false }
+        connection.inject(reply: false, probe)
+        var queued = intent
+        queued.verdict = .probe
+        append(queued)
+        return true
     }
 
     /// The oldest request's reply was the no-op sent in its place: its denial is due now.
