@@ -56,7 +56,8 @@ struct RedisRequestReader {
             let length: Int, dataStart: Int
             switch RESPHeader.read(input, at: offset, scratch: &scratch) {
             case .needMore(let n):
-                return .needMore(n + minimumAfter)
+                // This argument itself takes at least `$0\r\n\r\n`.
+                return .needMore(max(n, 6 - (input.count - offset)) + minimumAfter)
             case .malformed:
                 return .malformed
             case .header(let type, let value, let next):
