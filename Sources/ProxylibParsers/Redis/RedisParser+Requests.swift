@@ -213,6 +213,12 @@ extension RedisParser {
             break
         }
         let intent = RedisIntent(.denied, command: facts.command, role: facts.role)
+        if case .none = currentReply {} else {
+            // A reply answering nobody (a message, a push, a monitor line) is part way through: the denial
+            // waits for its end rather than cutting into it.
+            replies.append(intent)
+            return .drop(length)
+        }
         let nothing = UnsafeRawBufferPointer(start: nil, count: 0)
         _ = replies.deny(intent, denial: RedisDenial.noPermission.reply(for: facts.command), probe: nothing,
                          connection: connection)

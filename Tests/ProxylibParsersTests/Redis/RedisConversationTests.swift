@@ -111,6 +111,17 @@ import ProxylibTestSupport
                     .server("$2\r\n{}\r\n"),
                     .expect(client: "$2\r\n{}\r\n" + RD.deniedUnknown),
                  ]),
+        Scenario(name: "a denial waits for the end of a message that is part way through",
+                 rules: [["command": "subscribe"]], events: [
+                    .client(RD.command("SUBSCRIBE", "ch")),
+                    .expect(server: RD.command("SUBSCRIBE", "ch")),
+                    .server("*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$10\r\n01234"),
+                    .expect(client: "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$10\r\n01234"),
+                    .client(RD.command("PING")),
+                    .expect(),
+                    .server("56789\r\n"),
+                    .expect(client: "56789\r\n" + RD.denied("ping")),
+                 ]),
         Scenario(name: "a malformed request closes the connection", rules: [[:]], events: [
                     .client("*2\r\n$3\r\nGET\r\n+a\r\n"),
                     .expectParserError,

@@ -54,6 +54,8 @@ struct RedisRequestReader {
             // Every argument still to come takes at least `$0\r\n\r\n`.
             let minimumAfter = (argumentCount - 1 - index) * 6
             let length: Int, dataStart: Int
+            // Arguments are bulk strings: anything else is refused at its first byte.
+            if let type = input[offset], type != UInt8(ascii: "$") { return .malformed }
             switch RESPHeader.read(input, at: offset, scratch: &scratch) {
             case .needMore(let n):
                 // This argument itself takes at least `$0\r\n\r\n`.
