@@ -51,15 +51,17 @@ struct RedisRequestReader {
         arguments.startMultibulk(input)
         var offset = afterCount
         for index in 0..<argumentCount {
-            // Every argument still to come takes at least `$0\r\n\r\n`.
-            let minimumAfter = (argumentCount - 1 - index) * 6
+            // Every argument still to come takes at least `$0\r\n\r\n`: asking for that much spares re-reading a
+            // long request once per arriving piece. (Small requests ask for the next piece only, so a malformed
+            // one is refused as soon as it shows.)
+            let toCome = argumentCount - 1 - index
+            let minimumAfter = toCome > 16 ? toCome * 6 : 0
             let length: Int, dataStart: Int
             // Arguments are bulk strings: anything else is refused at its first byte.
             if let type = input[offset], type != UInt8(ascii: "$") { return .malformed }
             switch RESPHeader.read(input, at: offset, scratch: &scratch) {
             case .needMore(let n):
-                // This argument itself takes at least `$0\r\n\r\n`.
-                return .needMore(max(n, 6 - (input.count - offset)) + minimumAfter)
+                return .needMore(n + minimumAfter)
             case .malformed:
                 return .malformed
             case .header(let type, let value, let next):
