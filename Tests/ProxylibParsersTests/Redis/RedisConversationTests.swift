@@ -122,6 +122,62 @@ import ProxylibTestSupport
                     .server("56789\r\n"),
                     .expect(client: "56789\r\n" + RD.denied("ping")),
                  ]),
+        Scenario(name: "CLIENT REPLY OFF and SKIP: denials are as silent as the server", rules: [["command": "client"], ["command": "get"]],
+                 events: [
+                    .client(RD.command("CLIENT", "REPLY", "OFF") + RD.command("SET", "a", "1") + RD.command("GET", "a")
+                            + RD.command("CLIENT", "REPLY", "ON") + RD.command("CLIENT", "REPLY", "SKIP") + RD.command("SET", "b", "2")
+                            + RD.command("SET", "c", "3")),
+                    .expect(server: RD.command("CLIENT", "REPLY", "OFF") + RD.command("GET", "a") + RD.command("CLIENT", "REPLY", "ON")
+                            + RD.command("CLIENT", "REPLY", "SKIP")),
+                    .server("+OK\r\n"),
+                    .expect(client: "+OK\r\n" + RD.denied("set")),
+                 ]),
+        Scenario(name: "a failed SELECT restores the database", rules: [["command": "select"], ["command": "get", "db": "0"]], events: [
+                    .client(RD.command("SELECT", "99")),
+                    .expect(server: RD.command("SELECT", "99")),
+                    .server("-ERR DB index is out of range\r\n"),
+                    .expect(client: "-ERR DB index is out of range\r\n"),
+                    .client(RD.command("GET", "a")),
+                    .expect(server: RD.command("GET", "a")),
+                 ]),
+        Scenario(name: "a SELECT queued in MULTI applies after EXEC, and not after an aborted EXEC",
+                 rules: [["command": "@transaction"], ["command": "select"], ["command": "get", "db": "0"]], events: [
+                    .client(RD.command("MULTI") + RD.command("SELECT", "2") + RD.command("GET", "a") + RD.command("EXEC") + RD.command("GET", "a")),
+                    .expect(server: RD.command("MULTI") + RD.command("SELECT", "2") + RD.discard + RD.command("GET", "a")),
+                    .server("+OK\r\n+QUEUED\r\n+OK\r\n$-1\r\n"),
+                    .expect(client: "+OK\r\n+QUEUED\r\n" + RD.denied("get") + RD.execAbort + "$-1\r\n"),
+                    .client(RD.command("MULTI") + RD.command("SELECT", "3") + RD.command("EXEC")),
+                    .expect(server: RD.command("MULTI") + RD.command("SELECT", "3") + RD.command("EXEC")),
+                    .server("+OK\r\n+QUEUED\r\n_\r\n"),
+                    .expect(client: "+OK\r\n+QUEUED\r\n_\r\n"),
+                    .client(RD.command("GET", "a")),
+                    .expect(server: RD.command("GET", "a")),
+                 ]),
+        Scenario(name: "RESP3 subscriptions: confirmations are pushes, other commands run between messages",
+                 rules: [["command": "hello"], ["channelPrefix": "n."], ["command": "get"]], events: [
+                    .client(RD.command("HELLO", "3") + RD.command("PSUBSCRIBE", "n.*") + RD.command("PSUBSCRIBE", "*") + RD.command("GET", "k")),
+                    .expect(server: RD.command("HELLO", "3") + RD.command("PSUBSCRIBE", "n.*") + RD.command("GET", "k")),
+                    .server("%1\r\n$5\r\nproto\r\n:3\r\n>3\r\n$10\r\npsubscribe\r\n$3\r\nn.*\r\n:1\r\n"
+                            + ">4\r\n$8\r\npmessage\r\n$3\r\nn.*\r\n$3\r\nn.a\r\n$1\r\nx\r\n$1\r\nv\r\n"),
+                    .expect(client: "%1\r\n$5\r\nproto\r\n:3\r\n>3\r\n$10\r\npsubscribe\r\n$3\r\nn.*\r\n:1\r\n" + RD.denied("psubscribe")
+                            + ">4\r\n$8\r\npmessage\r\n$3\r\nn.*\r\n$3\r\nn.a\r\n$1\r\nx\r\n$1\r\nv\r\n"),
+                    .client(RD.command("PUNSUBSCRIBE") + RD.command("SET", "k", "v")),
+                    .expect(server: RD.command("PUNSUBSCRIBE")),
+                    .server(">3\r\n$12\r\npunsubscribe\r\n$3\r\nn.*\r\n:0\r\n"),
+                    .expect(client: ">3\r\n$12\r\npunsubscribe\r\n$3\r\nn.*\r\n:0\r\n" + RD.denied("set")),
+                 ]),
+        Scenario(name: "MONITOR: lines pass as they come, denials are answered at once", rules: [["command": "monitor"]], events: [
+                    .client(RD.command("MONITOR")),
+                    .expect(server: RD.command("MONITOR")),
+                    .server("+OK\r\n+1700000000.000000 [0 127.0.0.1:5] \"get\" \"a\"\r\n"),
+                    .expect(client: "+OK\r\n+1700000000.000000 [0 127.0.0.1:5] \"get\" \"a\"\r\n"),
+                    .client(RD.command("GET", "a")),
+                    .expect(client: RD.denied("get")),
+                 ]),
+        Scenario(name: "a reply with no request due passes (the server's refusal before closing)", rules: [[:]], events: [
+                    .server("-ERR max number of clients reached\r\n"),
+                    .expect(client: "-ERR max number of clients reached\r\n"),
+                 ]),
         Scenario(name: "a malformed request closes the connection", rules: [[:]], events: [
                     .client("*2\r\n$3\r\nGET\r\n+a\r\n"),
                     .expectParserError,
