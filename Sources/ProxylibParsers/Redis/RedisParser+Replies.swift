@@ -35,6 +35,7 @@ extension RedisParser {
     private func beginReply(_ input: InputView) -> ParserOp? {
         guard let type = input[0] else { return .nop }
         replyIsConfirmation = false
+        replyIsNullArray = false
         replyType = type
         if monitoring {
             currentReply = .unsolicited
@@ -75,6 +76,18 @@ extension RedisParser {
             return nil
         }
         currentReply = front.verdict == .probe ? .probe : .intent
+        if front.role == .exec && type == UInt8(ascii: "*") {
+            // RESP2's null array: a WATCHed key changed and nothing ran.
+            switch RESPHeader.read(input, at: 0, scratch: &headScratch) {
+            case .needMore(let n):
+                currentReply = .none
+                return .more(n)
+            case .malformed:
+                return .error(.invalidFrameType)
+            case .header(_, let count, _):
+                replyIsNullArray = count == -1
+            }
+        }
         return nil
     }
 
@@ -118,9 +131,9 @@ extension RedisParser {
         }
         replies.removeFirst()
         applyOutcome(of: front, replyType: replyType)
-        if connection.logsAccess, let command = front.command {
-            connection.log(.response, .generic(proto: RedisParser.name,
-                                               fields: L7Fields(("command", command.withName { LogText(decoding: $0) }))))
+        if connection.logsAccess {
+            let name = front.command.map { command in command.withName { LogText(decoding: $0) } } ?? front.unknownName ?? LogText("")
+            connection.log(.response, .generic(proto: RedisParser.name, fields: L7Fields(("command", name))))
         }
     }
 
@@ -130,7 +143,7 @@ extension RedisParser {
         let isError = replyType == UInt8(ascii: "-") || replyType == UInt8(ascii: "!")
         if let selection = intent.selects {
             // EXEC answers null when a WATCHed key changed: nothing ran, the SELECT with it.
-            let failed = isError || (intent.role == .exec && replyType != UInt8(ascii: "*"))
+            let failed = isError || (intent.role == .exec && (replyType != UInt8(ascii: "*") || replyIsNullArray))
             if failed && selection.generation == selectGeneration { db = selection.previous }
         }
         switch intent.role {

@@ -3,6 +3,8 @@ import ProxylibCore
 extension RedisParser {
     /// The DISCARD sent to the server in place of the EXEC of a transaction that lost a denied command.
     static let discardProbe: StaticString = "*1\r\n$7\r\nDISCARD\r\n"
+    /// Sent in place of a denied command whose reply CLIENT REPLY SKIP told the server to skip.
+    static let skipProbe: StaticString = "*1\r\n$4\r\nPING\r\n"
     /// A last argument this large may pass before it is buffered when the decision does not read it.
     static let streamedArgumentThreshold = 64 << 10
 
@@ -36,8 +38,16 @@ extension RedisParser {
 
         let role = facts.role
         // Authentication is never refused here (clients must be able to connect), and never logged with its
-        // arguments.
-        let allowed = role == .auth || role == .hello || connection.matches(RedisRequest(facts: facts))
+        // arguments. (Un)subscribing inside MULTI is refused whatever the policy: its confirmations would come
+        // inside EXEC's reply, where the subscriptions they start could not be followed.
+        let allowed: Bool
+        if role == .auth || role == .hello {
+            allowed = true
+        } else if transaction.isOpen && role.subscriptionKind != nil {
+            allowed = false
+        } else {
+            allowed = connection.matches(RedisRequest(facts: facts))
+        }
         if connection.logsAccess {
             connection.log(allowed ? .request : .denied, .generic(proto: RedisParser.name, fields: requestLogFields()))
         }
@@ -101,6 +111,7 @@ extension RedisParser {
     private func pass(length: Int) -> ParserOp {
         let role = facts.role
         var intent = RedisIntent(.allowed, command: facts.command, role: role)
+        if facts.command == nil && connection.logsAccess { intent.unknownName = logText.command(facts) }
         if transaction.isOpen {
             switch role {
             case .exec:
@@ -187,6 +198,14 @@ extension RedisParser {
     /// leaves MULTI without running the rest), and DISCARD's reply is swapped for EXECABORT.
     private func abortExec(length: Int) -> ParserOp {
         let probe = Self.discardProbe.rawBuffer
+        if replyMode != .on {
+            // The server will not answer the DISCARD, and the client reads no EXECABORT either.
+            guard connection.injectSpace(reply: false) >= probe.count else { return .error(.invalidFrameLength) }
+            if replyMode == .skipNext { replyMode = .on }
+            connection.inject(reply: false, probe)
+            pendingDrop = length
+            return .inject(probe.count)
+        }
         let intent = RedisIntent(.probe, command: facts.command, role: .exec, denial: .execAbort)
         guard replies.substitute(intent, probe: probe, connection: connection) else {
             Diagnostics.debug("redis: connection \(connection.id): no room to replace an aborted EXEC")
@@ -208,7 +227,13 @@ extension RedisParser {
             return .drop(length)
         case .skipNext:
             replyMode = .on
-            return .drop(length)
+            // The server owes one skipped reply: a PING takes the denied command's place, so the skip falls on
+            // it and not on the next command that reaches the server.
+            let probe = Self.skipProbe.rawBuffer
+            guard connection.injectSpace(reply: false) >= probe.count else { return .error(.invalidFrameLength) }
+            connection.inject(reply: false, probe)
+            pendingDrop = length
+            return .inject(probe.count)
         case .on:
             break
         }

@@ -39,6 +39,8 @@ public final class RedisParser: ConnectionParser {
     var replyType: UInt8 = 0
     /// The reply being passed is a subscription confirmation answering the oldest request.
     var replyIsConfirmation = false
+    /// The reply being passed is RESP2's null array (`*-1`).
+    var replyIsNullArray = false
     var headScratch: [UInt8] = []
 
     public init(connection: Connection) {

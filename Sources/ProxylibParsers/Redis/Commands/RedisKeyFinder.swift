@@ -108,6 +108,9 @@ enum RedisKeyFinder {
     private static func sortKeys(_ arguments: RedisArguments, allowStore: Bool, into keys: inout [Int32]) -> Outcome {
         var index = 2
         var outcome = Outcome.complete
+        // Redis writes only the last STORE destination given (and its key finder lists only that one).
+        var destination: Int?
+        defer { if let destination { keys.append(Int32(destination)) } }
         while index < arguments.count {
             guard arguments.withArgument(index, { _ in true }) != nil else { return .needMore }
             if arguments.argument(index, equalsIgnoringCase: "by") || arguments.argument(index, equalsIgnoringCase: "get") {
@@ -121,7 +124,7 @@ enum RedisKeyFinder {
                 index += 3
             } else if allowStore && arguments.argument(index, equalsIgnoringCase: "store") {
                 guard index + 1 < arguments.count else { break }
-                keys.append(Int32(index + 1))
+                destination = index + 1
                 index += 2
             } else {
                 index += 1

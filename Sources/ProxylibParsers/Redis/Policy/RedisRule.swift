@@ -3,7 +3,8 @@ import ProxylibCore
 /// A redis policy rule (`l7proto: redis`, generic `l7` rules):
 ///
 ///     command:        a command (`get`, `config|get`), a container (`config`: all its subcommands), an ACL
-///                     category (`@read`, `@write`, `@admin`, `@dangerous`, … as in redis's metadata), or the
+///                     category (`@read`, `@write`, `@admin`, `@dangerous`, … as in redis's metadata; `@all`:
+///                     every command the table knows), or the
 ///                     name of a command the table does not know (a module's), matched by name only
 ///     keyExact / keyPrefix / keyRegex:             every key of the command meets the condition
 ///     channelExact / channelPrefix / channelRegex: every channel (PUBLISH, SUBSCRIBE, …) meets it
@@ -56,6 +57,7 @@ struct RedisRule: L7Rule {
     private static func selection(for value: String) throws -> Selection {
         if value.hasPrefix("@") {
             let name = value.dropFirst().lowercased()
+            if name == "all" { return .category(RedisACLCategories(rawValue: ~0)) }
             guard let entry = RedisACLCategories.byName.first(where: { $0.name == name }) else {
                 throw PolicyError("unable to parse L7 redis rule: unknown command category '\(value)'")
             }
@@ -116,8 +118,8 @@ struct RedisRule: L7Rule {
         case .command(let ref):
             guard let command = facts.command else { return false }
             return command.isCovered(by: ref)
-        case .category(let category):
-            return facts.command != nil && facts.categories.contains(category)
+        case .category(let categories):
+            return facts.command != nil && !facts.categories.isDisjoint(with: categories)
         case .unknownCommand(let name):
             return facts.command == nil && facts.nameEquals(name)
         }

@@ -1,3 +1,5 @@
+import ProxylibCore
+
 /// A request whose reply is still due, as the reply side sees it.
 struct RedisIntent: OrderedIntent {
     var verdict: IntentVerdict
@@ -14,6 +16,8 @@ struct RedisIntent: OrderedIntent {
     /// one to return to when its reply is an error.
     var selects: RedisSelection?
     let denial: RedisDenial
+    /// The name of a command the table does not know, for its Response log entry (kept only when logging).
+    var unknownName: LogText?
 
     init(_ verdict: IntentVerdict, command: RedisCommandRef?, role: RedisCommandRole, denial: RedisDenial = .noPermission) {
         self.verdict = verdict

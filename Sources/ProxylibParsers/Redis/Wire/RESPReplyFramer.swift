@@ -10,6 +10,8 @@ struct RESPReplyFramer {
     /// A one-line element longer than this without its CRLF is refused.
     static let maxLineLength = 16 << 20
     static let maxBulkLength: Int64 = 1 << 36
+    /// Bulk strings at least this long pass before they are buffered.
+    static let streamedBulkThreshold: Int64 = 64 << 10
 
     private struct Level {
         var remaining: Int64
@@ -75,6 +77,10 @@ struct RESPReplyFramer {
                 }
                 guard length >= 0, length <= Self.maxBulkLength else { return .malformed }
                 let end = dataStart + Int(length) + 2
+                if end > input.count && length < Self.streamedBulkThreshold {
+                    // A small bulk is passed whole, its CRLF checked; a large one streams, its CRLF unread.
+                    return offset > start ? .advanced(to: offset, replyComplete: false) : .needMore(end - input.count)
+                }
                 if end <= input.count && !input.matches("\r\n", at: end - 2) { return .malformed }
                 offset = end
                 let complete = completeElement()

@@ -20,9 +20,9 @@ struct RedisRequestReader {
         /// A frame that carries no command (`*0`, `*-1`, an empty inline line): redis reads it and answers
         /// nothing.
         case nothing(length: Int)
-        /// A command in the arguments. The data of the last argument may not have arrived yet
+        /// A command in the arguments. The last argument and its CRLF may not have arrived yet
         /// (`lastArgumentBuffered` false): a large value can pass before it is buffered, when the decision
-        /// does not need it.
+        /// does not need it — its CRLF then passes unread, as redis itself skips those two bytes unread.
         case command(length: Int, lastArgumentBuffered: Bool)
     }
 
@@ -72,7 +72,7 @@ struct RedisRequestReader {
             let end = dataStart + length
             if index == argumentCount - 1 {
                 guard end + 2 <= input.count else {
-                    return .command(length: end + 2, lastArgumentBuffered: end <= input.count)
+                    return .command(length: end + 2, lastArgumentBuffered: false)
                 }
                 guard input.matches("\r\n", at: end) else { return .malformed }
                 return .command(length: end + 2, lastArgumentBuffered: true)
