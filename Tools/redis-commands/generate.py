@@ -268,6 +268,9 @@ class Command:
         self.arity = int16(raw.get("arity"), f"{where} arity")
         if self.arity == 0:
             fail(f"{where}: arity 0")
+        self.since = raw.get("since")
+        if not isinstance(self.since, str) or not re.fullmatch(r"\d+\.\d+\.\d+", self.since):
+            fail(f"{where}: since {self.since!r} is not a version")
 
         self.flags = raw.get("command_flags", [])
         if not isinstance(self.flags, list):
@@ -499,6 +502,7 @@ def generate_json(ordered, source):
         return {
             "name": c.full_name,
             "arity": c.arity,
+            "since": c.since,
             "flags": c.flags,
             "categories": [ACL_CATEGORIES[n][1] for n in sorted(c.categories, key=cat_order.index)],
             "key_specs": [s.json() for s in c.key_specs],
@@ -519,7 +523,8 @@ def generate_json(ordered, source):
         f'"source": {json.dumps(source)},',
         f'"counts": {json.dumps(counts, sort_keys=True)},',
         '"note": "one entry per command, each container followed by its subcommands (name container|sub), in table '
-        'order; categories include the implicit ones; key specs in the shape COMMAND INFO reports them",',
+        'order; since is the redis version that added it; categories include the implicit ones; key specs in the shape '
+        'COMMAND INFO reports them",',
         '"commands": [',
     ]
     for i, e in enumerate(entries):
