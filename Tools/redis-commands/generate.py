@@ -457,11 +457,12 @@ def generate_swift(ordered, source, members):
         spec_lines.append(f"RedisKeySpec(search: {spec.swift_search()}, range: {spec.swift_find()}, "
                           f"flags: RedisKeySpecFlags(rawValue: 0x{flags:04x})), // {owner}: {names}")
 
-    for limit, lines in (("commands", command_lines), ("subcommands", sub_lines), ("keySpecs", spec_lines)):
+    for what, lines in (("commands", command_lines), ("subcommands", sub_lines), ("keySpecs", spec_lines)):
         if len(lines) > INT16_MAX:
-            fail(f"too many {limit} for Int16 indices")
+            fail(f"too many {what} for Int16 indices")
 
-    if '"' in source or "\\" in source or "\n" in source:
+    # Quoted in a Swift string literal and, in the header, in a shell command.
+    if any(c in source for c in "\"'\\\n"):
         fail("--source must not contain quotes, backslashes or newlines")
 
     def array(name, element_type, doc, lines):
