@@ -466,16 +466,20 @@ def generate_swift(ordered, source, members):
         fail("--source must not contain quotes, backslashes or newlines")
 
     def array(name, element_type, doc, lines):
-        """`name` as one array, from literal chunks of CHUNK entries named after their first index: a single
-        literal of hundreds of entries costs the type checker superlinear time (seconds), chunks do not."""
+        """`name` as one array, joined from functions returning literal chunks of CHUNK entries, each named after
+        the index of its first entry. A single literal of hundreds of entries costs the type checker superlinear
+        time (seconds); chunks do not. Function bodies, unlike stored properties' initializers, are skipped by the
+        build's emit-module job, so the literals are type-checked once, not twice."""
         starts = list(range(0, len(lines), CHUNK))
-        parts = ", ".join(f"{name}At{start}" for start in starts) or ""
         text = f"    /// {doc}\n"
+        if not starts:
+            return text + f"    static let {name}: [{element_type}] = []\n"
+        parts = ", ".join(f"{name}At{start}()" for start in starts)
         text += f"    static let {name}: [{element_type}] = Array([{parts}].joined())\n"
         for start in starts:
-            text += f"\n    private static let {name}At{start}: [{element_type}] = [\n"
-            text += "".join(f"        {line}\n" for line in lines[start:start + CHUNK])
-            text += "    ]\n"
+            text += f"\n    private static func {name}At{start}() -> [{element_type}] {{\n        [\n"
+            text += "".join(f"            {line}\n" for line in lines[start:start + CHUNK])
+            text += "        ]\n    }\n"
         return text
 
     commands_text = array("commands", "RedisCommandSpec",
