@@ -64,7 +64,7 @@ VERDICTS = [
     ("command by name, any case", [{"command": "get"}], [], [
         ok(C("GET", "a")), ok(C("get", "a")), ok(C("GeT", "a")), ok(inline("get a")),
         no(C("SET", "a", "1"), "set"), no(C("MGET", "a"), "mget"), no(C("GETEX", "a"), "getex"),
-        no(C("PING"), "ping")]),
+        no(C("PING"), "ping"), no(C("QUIT"), "quit"), no_unknown(inline("getx a"))]),
     ("rule names in upper case", [{"command": "GET"}, {"command": "Config|Get"}], [], [
         ok(C("get", "a")), ok(C("config", "get", "maxmemory")), no(C("CONFIG", "SET", "a", "b"), "config|set")]),
     ("a container covers its subcommands", [{"command": "config"}], [], [
@@ -72,6 +72,7 @@ VERDICTS = [
         ok(C("CONFIG", "NOPE")), ok(C("CONFIG")), no(C("GET", "a"), "get"), no(C("CLIENT", "LIST"), "client|list")]),
     ("container|subcommand", [{"command": "config|get"}], [], [
         ok(C("CONFIG", "GET", "maxmemory")), ok(C("config", "get", "*")), ok(inline("config get maxmemory")),
+        ok(C("Config", "GeT", "maxmemory")),
         no(C("CONFIG", "SET", "maxmemory", "1"), "config|set"), no(C("CONFIG", "RESETSTAT"), "config|resetstat"),
         # an unknown subcommand is the container itself (redis answers an error and runs nothing)
         no(C("CONFIG", "NOPE"), "config"), no(C("CONFIG"), "config")]),
@@ -113,6 +114,15 @@ VERDICTS = [
     ("@pubsub", [{"command": "@pubsub"}], [], [
         ok(C("PUBLISH", "ch", "m")), ok(C("SUBSCRIBE", "ch")), ok(C("PSUBSCRIBE", "c*")), ok(C("SPUBLISH", "ch", "m")),
         ok(C("PUBSUB", "CHANNELS")), no(C("GET", "a"), "get")]),
+    ("implicit categories: flags make @fast/@slow/@blocking, readonly scripting is not @read",
+     [{"command": "@fast"}, {"command": "@blocking"}, {"command": "@scripting"}], [], [
+        ok(C("GET", "a")), ok(C("BLPOP", "l", "0")), ok(C("XREAD", "BLOCK", "0", "STREAMS", "s", "$")),
+        ok(C("EVAL_RO", SCRIPT, "0")), no(C("SET", "a", "1"), "set"), no(C("KEYS", "*"), "keys")]),
+    ("readonly scripting commands are not @read", [{"command": "@read"}], [], [
+        no(C("EVAL_RO", SCRIPT, "1", "a"), "eval_ro"), no(C("FCALL_RO", "f", "1", "a"), "fcall_ro"), ok(C("GET", "a"))]),
+    ("@transaction and @slow", [{"command": "@transaction"}, {"command": "@slow"}], [], [
+        ok(C("MULTI")), ok(C("EXEC")), ok(C("WATCH", "a")), ok(C("SET", "a", "1")), ok(C("CONFIG", "NOPE")),
+        no(C("GET", "a"), "get"), no(C("PING"), "ping")]),
     ("category in upper case", [{"command": "@READ"}], [], [ok(C("GET", "a")), no(C("SET", "a", "1"), "set")]),
     ("a category with a key condition", [{"command": "@read", "keyPrefix": "pub:"}], [], [
         ok(C("GET", "pub:a")), ok(C("MGET", "pub:a", "pub:b")), no(C("MGET", "pub:a", "b"), "mget"),
@@ -279,6 +289,11 @@ VERDICTS = [
     ("unknown commands by name", [{"command": "json.get"}], [], [
         ok(C("JSON.GET", "doc")), ok(C("json.get", "doc", "$")), ok(inline("Json.Get doc")),
         no_unknown(C("JSON.SET", "doc", "$", "1")), no(C("GET", "doc"), "get")]),
+    ("unknown command names up to 64 bytes", [{"command": "x" * 64}], [], [
+        ok(C("X" * 64)), ok(C("x" * 64, "arg")), no_unknown(C("x" * 65)), no_unknown(C("x" * 63))]),
+    ("a deny rule on an unknown command with a key condition: keys unknown, denied", [{}],
+     [{"command": "json.get", "keyPrefix": "secret"}], [
+        no_unknown(C("JSON.GET", "public")), ok(C("JSON.SET", "public", "$", "1")), ok(C("GET", "public"))]),
     ("a category never matches an unknown command", [{"command": "@read"}, {"command": "@write"}], [], [
         no_unknown(C("JSON.GET", "doc")), no_unknown(C("FT.SEARCH", "idx", "*"))]),
 
@@ -378,6 +393,17 @@ CONVERSATIONS = [
         Server(b"-ERR max number of clients reached\r\n"),
         Client(C("SET", "a", "1"), client=denied("set")),
     ]),
+    Conversation("RESP3 pushes: a denial waits for its reply, not for a push", [{"command": "get"}], [
+        Client(C("HELLO", "3") + C("GET", "a") + C("SET", "a", "1"), server=C("HELLO", "3") + C("GET", "a")),
+        Server(b"%1\r\n+proto\r\n:3\r\n" + b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\na\r\n" + b"_\r\n"
+               + b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nb\r\n",
+               client=b"%1\r\n+proto\r\n:3\r\n" + b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\na\r\n" + b"_\r\n"
+               + denied("set") + b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nb\r\n"),
+    ]),
+    Conversation("a malformed reply closes the connection", [{}], [
+        Client(C("GET", "a"), server=C("GET", "a")),
+        Server(b"?what\r\n", client=b"", result="PARSER_ERROR"),
+    ], splits=(None,)),
     Conversation("denials among inline commands", [{"command": "get", "keyPrefix": "public:"}], [
         Client(b"GET public:a\r\nGET secret\r\nGET \"public:b\"\r\n", server=b"GET public:a\r\nGET \"public:b\"\r\n"),
         Server(NIL + bulk("x"), client=NIL + denied("get") + bulk("x")),
@@ -458,6 +484,10 @@ CONVERSATIONS = [
         Client(C("CLIENT", "REPLY", "SKIP") + C("GET", "a") + C("SET", "b", "2"),
                server=C("CLIENT", "REPLY", "SKIP") + C("GET", "a"), client=denied("set")),
     ]),
+    Conversation("CLIENT REPLY OFF behind an outstanding reply", [{"command": "client|reply"}, {"command": "get"}], [
+        Client(C("GET", "a") + C("CLIENT", "REPLY", "OFF") + C("SET", "a", "1"), server=C("GET", "a") + C("CLIENT", "REPLY", "OFF")),
+        Server(NIL),
+    ]),
     Conversation("a denied CLIENT REPLY OFF leaves replies on", [{"command": "get"}], [
         Client(C("CLIENT", "REPLY", "OFF") + C("SET", "a", "1"), client=denied("client|reply") + denied("set")),
     ]),
@@ -524,6 +554,12 @@ CONVERSATIONS = [
         Server(OK + QUEUED + b"_\r\n"),
         Client(C("GET", "a"), server=C("GET", "a")),
         Server(b"_\r\n"),
+    ]),
+    Conversation("DISCARD drops the queued SELECT",
+                 [{"command": "@transaction"}, {"command": "select"}, {"command": "get", "db": "0"}], [
+        Client(C("MULTI") + C("SELECT", "1") + C("DISCARD") + C("GET", "a"),
+               server=C("MULTI") + C("SELECT", "1") + C("DISCARD") + C("GET", "a")),
+        Server(OK + QUEUED + OK + NIL),
     ]),
     Conversation("EXEC answering an error undoes the queued SELECT",
                  [{"command": "@transaction"}, {"command": "select"}, {"command": "get", "db": "0"}], [
@@ -753,6 +789,13 @@ def test_redis_access_log(library, npds, collector, logged_module, next_id):
         (C("GET", "b"), True, NIL, [req("get", "b", db="2"), resp("get")]),
         (C("DEL", "b", "c"), False, None, [den("del", "b c", db="2")]),
         (C("FT.SEARCH", "idx", "*"), False, None, [den("FT.SEARCH", db="2")]),
+        (C("CONFIG", "SET", "requirepass", "s3cr3t-pass"), False, None, [den("config|set", db="2")]),
+        (C("ACL", "SETUSER", "bob", "on", ">s3cr3t-pass"), False, None, [den("acl|setuser", db="2")]),
+        (inline("auth s3cr3t-pass"), True, OK, [req("auth", db="2"), resp("auth")]),
+        # last: it leaves the connection subscribed. One Response for the two confirmations.
+        (C("SUBSCRIBE", "news.a", "news.b"), True,
+         push_confirmation("subscribe", "news.a", 1) + push_confirmation("subscribe", "news.b", 2),
+         [req("subscribe", "news.a news.b", db="2", field_name="channels"), resp("subscribe")]),
     ]
     conn = connect(library, logged_module, next_id())
     expected = []
