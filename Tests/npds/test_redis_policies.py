@@ -731,6 +731,56 @@ def test_remote_not_in_policy(library, npds, module, next_id):
         conn.close()
 
 
+PER_REMOTE_POLICY = """
+    endpoint_ips: "1.1.1.1"
+    endpoint_id: 2
+    ingress_per_port_policies: <
+      port: 80
+      rules: < remote_policies: 1 l7_proto: "redis"
+               l7_rules: < l7_allow_rules: < rule: < key: "command" value: "get" > >
+                           l7_deny_rules: < rule: < key: "keyPrefix" value: "secret" > > > >
+      rules: < remote_policies: 3 l7_proto: "redis"
+               l7_rules: < l7_allow_rules: < rule: < key: "command" value: "set" > > > >
+    >
+"""
+
+
+@pytest.mark.parametrize("src_id,expected", [
+    (1, [True, False, False, False]),
+    (3, [False, True, False, True]),
+    (4, [False, False, False, False]),
+])
+def test_rules_per_remote(library, npds, module, next_id, src_id, expected):
+    """Each remote gets its own rules block; a block's deny rules apply to its remotes only."""
+    npds.install("1", PER_REMOTE_POLICY)
+    verdicts = []
+    for request, name in [(C("GET", "a"), "get"), (C("SET", "a", "1"), "set"), (C("GET", "secret"), "get"),
+                          (C("SET", "secret", "1"), "set")]:
+        conn = connect(library, module, next_id(), src_id=src_id)
+        try:
+            got = conn.client_sends(request)
+        finally:
+            conn.close()
+        assert got in [("OK", request, b""), ("OK", b"", denied(name))], got
+        verdicts.append(got[1] == request)
+    assert verdicts == expected
+
+
+def test_silent_denials_are_logged(library, npds, collector, logged_module, next_id):
+    """CLIENT REPLY OFF: the denial is silent on the wire but still a Denied entry; nothing is answered, so no
+    Response entries."""
+    npds.install("1", redis_policy({"command": "client|reply"}, {"command": "get"}))
+    conn = connect(library, logged_module, next_id())
+    try:
+        assert conn.client_sends(C("CLIENT", "REPLY", "OFF") + C("SET", "a", "v4lu3-s3cr3t") + C("GET", "b")) == \
+            ("OK", C("CLIENT", "REPLY", "OFF") + C("GET", "b"), b"")
+    finally:
+        conn.close()
+    collector.wait_for_count(3)
+    check_redis_entries(collector.settle(quiet=0.1), [req("client|reply"), den("set", "a"), req("get", "b")])
+    assert not any(b"v4lu3" in p for p in collector.packets)
+
+
 # ---- NACKs -----------------------------------------------------------------------------------------------------
 
 GOOD = redis_policy({"command": "get"})
