@@ -26,11 +26,6 @@ from redis_support import (
 C = cmd
 
 
-def known_bug(case, reason):
-    """A vector the parser fails, against the contract: kept, expected to fail until the parser is fixed."""
-    return pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
 # ---- verdicts --------------------------------------------------------------------------------------------------
 
 def ok(request):
