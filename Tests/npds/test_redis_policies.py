@@ -12,9 +12,6 @@ to the client, and the access log read back by a real SOCK_SEQPACKET collector.
                  stays in force.
   ACCESS LOG     Request/Denied/Response entries (generic_l7 "redis": command, keys or channels, db), and no
                  password or value in any byte of the log.
-
-Where the parser disagrees with the contract, the vector stays, marked as a known parser bug (a strict xfail
-saying what goes wrong): it starts failing, and must be unmarked, once the parser is fixed.
 """
 import pytest
 
