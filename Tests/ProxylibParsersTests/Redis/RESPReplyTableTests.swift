@@ -10,7 +10,7 @@ import ProxylibTestSupport
 /// PING: the reply must reach the client whole, the DEL's NOPERM exactly after its last byte, and the PING's
 /// reply after that — which holds only when the framer found where the reply ends (a framer that stops early puts
 /// the NOPERM inside the reply; one that runs late swallows the PONG into it, or never injects the denial).
-@Suite struct RESPReplyTableTests {
+@Suite struct RedisRESPReplyTableTests {
     typealias Event = ConversationEvent
 
     struct Vector: Sendable, CustomTestStringConvertible {

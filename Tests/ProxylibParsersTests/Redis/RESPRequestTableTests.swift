@@ -13,7 +13,7 @@ import ProxylibTestSupport
 ///   - through the C datapath (whole, byte by byte, random cuts): the request reaches the server and a denied DEL
 ///     pipelined behind it gets its NOPERM after the request's reply — or, for a malformed request, the
 ///     connection is closed.
-@Suite struct RESPRequestTableTests {
+@Suite struct RedisRESPRequestTableTests {
     enum Expected: Sendable, Equatable {
         /// A command with these arguments (bytes as the strings' UTF-8).
         case command([String])
