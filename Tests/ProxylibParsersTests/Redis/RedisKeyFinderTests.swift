@@ -39,7 +39,6 @@ import ProxylibTestSupport
     /// finder returns early when the first key lies beyond the arguments, before it would see that `last` does too.
     /// redis runs no such command ("Number of keys can't be greater than number of args"), so nothing leaks; but a
     /// deny rule on keys lets it through where the contract says incomplete (denied).
-    static let countedPastTheEnd = "finding: a key count whose first key lies past the arguments gives a complete empty list"
 
     static let vectors: [Vector] = [
         // Index, range 0.
@@ -122,8 +121,8 @@ import ProxylibTestSupport
         V(["FCALL", "f", "nope", "a"], [], complete: false),
         // Contract: more keys counted than arguments → incomplete (redis: GETKEYS []).
         V(["EVAL", "return 1", "3", "a", "b"], [], complete: false),
-        V(["EVAL", "s", "1"], [], complete: false, finding: countedPastTheEnd),
-        V(["FCALL", "f", "1"], [], complete: false, finding: countedPastTheEnd),
+        V(["EVAL", "s", "1"], [], complete: false),
+        V(["FCALL", "f", "1"], [], complete: false),
         // Contract: a negative key count → incomplete (redis: GETKEYS []).
         V(["EVAL", "return 1", "-1", "a"], [], complete: false),
         V(["EVAL", "s", "99999999999999999999", "a"], [], complete: false),
@@ -321,12 +320,9 @@ import ProxylibTestSupport
     // MARK: Findings
 
     /// SORT writes its result to the last STORE's destination only (sortCommand keeps the last; so does redis's
-    /// sortGetKeys: COMMAND GETKEYS SORT k STORE d1 STORE d2 → k d2). The finder lists every STORE destination: a
-    /// deny rule on d1 denies a SORT that never touches d1.
+    /// sortGetKeys: COMMAND GETKEYS SORT k STORE d1 STORE d2 → k d2).
     @Test func sortUsesTheLastStore() {
-        withKnownIssue("finding: SORT with two STOREs lists both destinations; redis's ACL and SORT use only the last") {
-            #expect(Self.find(["SORT", "k", "STORE", "d1", "STORE", "d2"]).found == Found(outcome: .complete, keys: ["k", "d2"]))
-        }
+        #expect(Self.find(["SORT", "k", "STORE", "d1", "STORE", "d2"]).found == Found(outcome: .complete, keys: ["k", "d2"]))
     }
 
     /// MIGRATE with KEYS as its last argument: redis's key specs do not find a KEYS there (the backward search
@@ -344,15 +340,13 @@ import ProxylibTestSupport
     /// not d), while redis's key spec — a keyword search for the first STORE — names d (GETKEYS → g d). The
     /// contract follows redis's ACL, so an allow rule `keyPrefix: a` lets `GEORADIUS a 0 0 1 km STORE a1 STORE b`
     /// write b. Not a disagreement with redis, but a hole in the policy both inherit: the key list should name the
-    /// last destination too (or be incomplete when a destination keyword repeats).
+    /// last destination too. The finder names every destination given, so both are checked.
     @Test func georadiusLastStoreWins() {
-        withKnownIssue("finding: GEORADIUS … STORE d STORE e writes e, but the key list is [g, d] (redis's key spec has the same hole)") {
-            for words in [["GEORADIUS", "g", "0", "0", "1", "km", "STORE", "d", "STORE", "e"],
-                          ["GEORADIUS", "g", "0", "0", "1", "km", "STOREDIST", "d", "STOREDIST", "e"],
-                          ["GEORADIUSBYMEMBER", "g", "m", "1", "km", "STORE", "d", "STORE", "e"]] {
-                let found = Self.find(words).found
-                #expect(found.outcome == .incomplete || found.keys.contains("e"), "\(words): \(found)")
-            }
+        for words in [["GEORADIUS", "g", "0", "0", "1", "km", "STORE", "d", "STORE", "e"],
+                      ["GEORADIUS", "g", "0", "0", "1", "km", "STOREDIST", "d", "STOREDIST", "e"],
+                      ["GEORADIUSBYMEMBER", "g", "m", "1", "km", "STORE", "d", "STORE", "e"]] {
+            let found = Self.find(words).found
+            #expect(found.outcome == .complete && found.keys.contains("d") && found.keys.contains("e"), "\(words): \(found)")
         }
     }
 }

@@ -10,7 +10,7 @@ enum RedisCommandRole: UInt8, Sendable {
     case unsubscribe, punsubscribe, sunsubscribe
     case publish, spublish
     case move, copy, swapdb, flushall
-    case sort, sortReadOnly, migrate
+    case sort, sortReadOnly, migrate, geoRadius
 
     /// The role of each entry of `RedisCommandTable.commands`, and of `subcommands` (CLIENT REPLY).
     private static let commandRoles: [RedisCommandRole] = RedisCommandTable.commands.map { role(named: $0.name) }
@@ -52,6 +52,7 @@ enum RedisCommandRole: UInt8, Sendable {
         case "sort": return .sort
         case "sort_ro": return .sortReadOnly
         case "migrate": return .migrate
+        case "georadius", "georadiusbymember": return .geoRadius
         default: return .plain
         }
     }

@@ -33,6 +33,10 @@ enum RedisKeyFinder {
             return extra == .complete ? outcome : extra
         case .migrate:
             return migrateKeys(arguments, into: &keys)
+        case .geoRadius:
+            // The key specs find the first STORE/STOREDIST; GEORADIUS writes the last one given. Every
+            // destination named is checked.
+            return outcome == .complete ? geoRadiusDestinations(arguments, into: &keys) : outcome
         default:
             return outcome
         }
@@ -93,8 +97,9 @@ enum RedisKeyFinder {
         case .unknown:
             return role == .migrate ? .complete : .incomplete
         }
-        if first >= argc || last < first { return .complete }
-        guard last < argc, step > 0 else { return .incomplete }
+        if last < first { return .complete }
+        // Keys past the arguments: redis refuses the command, and nothing here can be judged.
+        guard first < argc, last < argc, step > 0 else { return .incomplete }
         var index = first
         while index <= last {
             keys.append(Int32(index))
@@ -131,6 +136,21 @@ enum RedisKeyFinder {
             }
         }
         return outcome
+    }
+
+    /// Every argument after a STORE or STOREDIST keyword (beyond the key, center and radius).
+    private static func geoRadiusDestinations(_ arguments: RedisArguments, into keys: inout [Int32]) -> Outcome {
+        var index = 2
+        while index + 1 < arguments.count {
+            guard arguments.withArgument(index, { _ in true }) != nil else { return .needMore }
+            if arguments.argument(index, equalsIgnoringCase: "store") || arguments.argument(index, equalsIgnoringCase: "storedist") {
+                if !keys.contains(Int32(index + 1)) { keys.append(Int32(index + 1)) }
+                index += 2
+            } else {
+                index += 1
+            }
+        }
+        return .complete
     }
 
     /// MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw] [KEYS key …]: the keys
