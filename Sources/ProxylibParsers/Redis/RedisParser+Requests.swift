@@ -5,8 +5,6 @@ extension RedisParser {
     static let discardProbe: StaticString = "*1\r\n$7\r\nDISCARD\r\n"
     /// Sent in place of a denied command whose reply CLIENT REPLY SKIP told the server to skip.
     static let skipProbe: StaticString = "*1\r\n$4\r\nPING\r\n"
-    /// A last argument this large may pass before it is buffered when the decision does not read it.
-    static let streamedArgumentThreshold = 64 << 10
 
     func onRequest(_ input: InputView) -> ParserOp {
         if let drop = pendingDrop {
@@ -31,7 +29,7 @@ extension RedisParser {
     private func decide(length: Int, lastArgumentBuffered: Bool, input: InputView) -> ParserOp {
         let arguments = facts.arguments
         let missing = max(length - input.count, 1)
-        if !lastArgumentBuffered && (arguments.count <= 2 || (arguments.length(of: arguments.count - 1) ?? 0) < Self.streamedArgumentThreshold) {
+        if !lastArgumentBuffered && (arguments.count <= 2 || (arguments.length(of: arguments.count - 1) ?? 0) < RedisRequestReader.streamedArgumentLength) {
             return .more(missing)
         }
         guard gatherFacts(lastArgumentBuffered: lastArgumentBuffered) else { return .more(missing) }

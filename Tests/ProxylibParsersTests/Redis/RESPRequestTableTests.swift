@@ -345,10 +345,14 @@ import ProxylibTestSupport
                     .client("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\n" + String(megabyte.prefix(1000))),
                     .expect(server: "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\n" + String(megabyte.prefix(1000))),
                  ]),
-        Scenario(name: "a streamed value not followed by CRLF closes the connection", rules: [[:]], events: [
+        // Passed before it was buffered, a large value's two closing bytes pass unread — as redis reads them (it
+        // skips two bytes after every bulk unchecked): the server frames the next command where the parser does.
+        Scenario(name: "a streamed value's closing bytes pass unread, as redis reads them", rules: [["command": "set"]], events: [
                     .client(setHeader + megabyte + "XX" + RD.command("GET", "k")),
-                    .expectParserError,
-                 ], finding: "finding: the CRLF after a streamed last argument is never checked (redis skips those two bytes too)"),
+                    .expect(server: setHeader + megabyte + "XX"),
+                    .server("+OK\r\n"),
+                    .expect(client: "+OK\r\n" + RD.denied("get")),
+                 ]),
     ]
 
     @Test(arguments: streaming)

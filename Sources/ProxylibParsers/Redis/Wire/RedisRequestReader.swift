@@ -11,6 +11,8 @@ struct RedisRequestReader {
     static let maxBulkLength = 512 << 20
     /// Arguments per request; redis allows more, a request this large is refused (the connection closes).
     static let maxArguments = 1 << 20
+    /// A last argument this long may pass before it is buffered (when the decision does not read it).
+    static let streamedArgumentLength = 64 << 10
     /// redis's PROTO_INLINE_MAX_SIZE.
     static let maxInlineLength = 64 << 10
 
@@ -74,6 +76,9 @@ struct RedisRequestReader {
                 guard end + 2 <= input.count else {
                     return .command(length: end + 2, lastArgumentBuffered: false)
                 }
+                // A large last argument may pass before it is buffered, its two closing bytes unread as redis
+                // reads them; they are not checked when buffered either, so every delivery frames alike.
+                if length >= Self.streamedArgumentLength { return .command(length: end + 2, lastArgumentBuffered: true) }
                 guard input.matches("\r\n", at: end) else { return .malformed }
                 return .command(length: end + 2, lastArgumentBuffered: true)
             }
