@@ -1,4 +1,5 @@
 import NIOHPACK
+import ProxylibCore
 
 /// The HTTP/2 headers of the NPDS call and the checks on what the server answers
 /// (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md).
@@ -68,7 +69,7 @@ enum GRPCMetadata {
         while index < input.count {
             let byte = input[index]
             if byte == UInt8(ascii: "%"), index + 2 < input.count,
-               let high = hexValue(input[index + 1]), let low = hexValue(input[index + 2]) {
+               let high = ASCIIHex.value(of: input[index + 1]), let low = ASCIIHex.value(of: input[index + 2]) {
                 output.append(high << 4 | low)
                 index += 3
             } else {
@@ -77,15 +78,6 @@ enum GRPCMetadata {
             }
         }
         return String(decoding: output, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 
     private static func asciiLowercased(_ byte: UInt8) -> UInt8 {

@@ -128,7 +128,7 @@ enum InlineSplitter {
                     guard index < end else { return false }
                     let byte = line[index]
                     if byte == UInt8(ascii: "\\") && index + 3 < end && line[index + 1] == UInt8(ascii: "x"),
-                       let high = hexValue(line[index + 2]), let low = hexValue(line[index + 3]) {
+                       let high = ASCIIHex.value(of: line[index + 2]), let low = ASCIIHex.value(of: line[index + 3]) {
                         arguments.inlineBytes.append(high << 4 | low)
                         index += 4
                         continue
@@ -181,15 +181,6 @@ enum InlineSplitter {
     /// C's `isspace`.
     private static func isBlank(_ byte: UInt8) -> Bool {
         byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 
     private static func unescaped(_ byte: UInt8) -> UInt8 {
