@@ -1,0 +1,155 @@
+"""The keys the parser finds, cross-checked against redis-server itself: for each command line below (every
+key-spec form: index, keyword search, ranges, key counts, SORT's and MIGRATE's own finders, subcommands),
+`COMMAND GETKEYS <line>` on redis-server against the `keys` field of the parser's access-log entry for the same
+line sent through a proxy whose policy allows everything.
+
+The lines are sent inside MULTI … DISCARD, so that redis-server only queues them (nothing runs, nothing
+blocks); the parser judges and logs each one as it would outside a transaction."""
+import shlex
+
+import pytest
+
+from conftest import DIRECT, start_proxy
+from host_procs import wait_for
+from rd_policy import ALLOW_ALL, policy_yaml
+from rd_wire import Wire
+
+SHA = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+
+LINES = [
+    "GET a",
+    "SET a v GET",
+    "SET a v EX 10 NX",
+    "GETEX a PERSIST",
+    "GETDEL a",
+    "MGET a b c",
+    "MSET a 1 b 2 c 3",
+    "MSETNX a 1 b 2",
+    "DEL a b c",
+    "UNLINK a b",
+    "EXISTS a b a",
+    "TOUCH a b",
+    "EXPIRE a 10 NX",
+    "MOVE a 1",
+    "COPY a b DB 1 REPLACE",
+    "RENAME a b",
+    "RENAMENX a b",
+    "OBJECT ENCODING a",
+    "OBJECT FREQ a",
+    "MEMORY USAGE a SAMPLES 5",
+    "DUMP a",
+    "EVAL 'return 1' 2 a b x y",
+    "EVAL 'return 1' 0 x",
+    f"EVALSHA {SHA} 1 a x",
+    "EVAL_RO 'return 1' 1 a",
+    f"EVALSHA_RO {SHA} 2 a b",
+    "FCALL f 2 a b x",
+    "FCALL_RO f 1 a",
+    "XREAD COUNT 2 STREAMS a b 0 0",
+    "XREAD BLOCK 0 STREAMS a $",
+    "XREADGROUP GROUP g c COUNT 1 STREAMS a b > >",
+    "XADD a * f v",
+    "XINFO STREAM a FULL",
+    "XGROUP CREATE a g $ MKSTREAM",
+    "XGROUP DESTROY a g",
+    "XAUTOCLAIM a g c 0 0",
+    "ZUNIONSTORE d 2 a b WEIGHTS 1 2",
+    "ZINTERSTORE d 3 a b c",
+    "ZDIFFSTORE d 2 a b",
+    "ZUNION 2 a b WITHSCORES",
+    "ZINTER 2 a b",
+    "ZDIFF 2 a b",
+    "ZRANGESTORE d a 0 -1",
+    "ZINTERCARD 2 a b LIMIT 1",
+    "SINTERCARD 2 a b LIMIT 1",
+    "LMPOP 2 a b LEFT COUNT 1",
+    "BLMPOP 0 2 a b RIGHT",
+    "ZMPOP 2 a b MIN",
+    "BZMPOP 0 3 a b c MAX",
+    "BLPOP a b 0",
+    "BRPOP a 0",
+    "BZPOPMIN a b 0",
+    "LMOVE a b LEFT RIGHT",
+    "BLMOVE a b LEFT RIGHT 0",
+    "RPOPLPUSH a b",
+    "BRPOPLPUSH a b 0",
+    "SMOVE a b m",
+    "SUNIONSTORE d a b c",
+    "SDIFFSTORE d a",
+    "SINTER a b",
+    "LCS a b",
+    "PFMERGE d a b",
+    "PFCOUNT a b",
+    "BITOP AND d a b c",
+    "BITOP NOT d a",
+    "BITFIELD a GET u8 0",
+    "BITFIELD_RO a GET u8 0",
+    "GEORADIUS a 0 0 10 km STORE b",
+    "GEORADIUS a 0 0 10 km STOREDIST b",
+    "GEORADIUSBYMEMBER a m 10 km STORE b STOREDIST c",
+    "GEORADIUS_RO a 0 0 10 km",
+    "GEOSEARCHSTORE d a FROMLONLAT 0 0 BYRADIUS 1 km",
+    "GEOSEARCH a FROMMEMBER m BYBOX 1 1 km",
+    "SORT a STORE b",
+    "SORT a BY nosort LIMIT 0 1 GET # STORE b",
+    "SORT a LIMIT 0 5 ALPHA DESC",
+    "SORT_RO a BY nosort",
+    "MIGRATE 127.0.0.1 1 a 0 10",
+    "MIGRATE 127.0.0.1 1 '' 0 10 KEYS a b",
+    "MIGRATE 127.0.0.1 1 '' 0 10 COPY REPLACE AUTH pw KEYS a b",
+    "MIGRATE 127.0.0.1 1 '' 0 10 AUTH2 u pw KEYS a b c",
+    "WATCH a b",
+    "HSET a f v",
+    "LPOS a x",
+    "PUBLISH ch m",
+    "SPUBLISH ch m",
+]
+
+
+def expected_keys(direct, args):
+    """redis-server's answer: the keys, or [] when it says the command has none."""
+    try:
+        return [k.decode() for k in direct.execute_command("COMMAND", "GETKEYS", *args)]
+    except Exception as e:  # noqa: BLE001 - any error means redis finds no keys in the line
+        return f"error: {e}"
+
+
+@pytest.fixture(scope="module")
+def getkeys_results(workdir, redis_server):
+    """{line: (redis's keys, the parser's logged keys)} for every line."""
+    if DIRECT:
+        pytest.fail("REDIS_DIRECT=1: there is no proxy access log", pytrace=False)
+    host = start_proxy(workdir, redis_server, policy_yaml(redis_server.port, ALLOW_ALL), name="proxylib-host-getkeys")
+    direct = redis_server.client()
+    try:
+        w = Wire(host.port)
+        source = "127.0.0.1:%d" % w.sock.getsockname()[1]
+        requests = [("MULTI",)] + [tuple(shlex.split(line)) for line in LINES] + [("DISCARD",)]
+        w.ask(*requests)
+        w.close()
+
+        def mine():
+            return [e for e in host.entries() if e.get("source_address") == source
+                    and e.get("entry_type") in ("Request", "Denied")]
+        wait_for(lambda: len(mine()) >= len(requests), "the access-log entries of every line")
+        entries = mine()
+        assert [e["entry_type"] for e in entries] == ["Request"] * len(requests)
+        results = {}
+        for line, args, entry in zip(LINES, requests[1:-1], entries[1:-1]):
+            fields = entry["generic_l7"]["fields"]
+            assert fields["command"].split("|")[0] == args[0].lower(), (line, fields)
+            logged = fields.get("keys", "")
+            results[line] = (expected_keys(direct, args), logged.split(" ") if logged else [])
+        return results
+    finally:
+        direct.close()
+        host.stop()
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_keys_match_command_getkeys(line, getkeys_results):
+    server, parser = getkeys_results[line]
+    if isinstance(server, str):  # redis finds no keys
+        assert parser == [], f"redis: {server}; parser: {parser}"
+    else:
+        assert parser == server
