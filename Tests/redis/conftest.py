@@ -132,15 +132,15 @@ def direct(redis_server):
 
 @pytest.fixture
 def cli(proxy):
-    """cli(*args, resp3=False, stdin=None, extra=()) -> redis-cli's stdout, in its tty format (--no-raw:
-    `(error) …`, `(integer) 1`, `"value"`)."""
-    def run(*args, resp3=False, stdin=None, extra=(), port=None):
+    """cli(*args, resp3=False, stdin=None, extra=(), port=None, exit_code=0) -> redis-cli's stdout, in its tty
+    format (--no-raw: `(error) …`, `(integer) 1`, `"value"`). (--pipe exits 1 when a reply was an error.)"""
+    def run(*args, resp3=False, stdin=None, extra=(), port=None, exit_code=0):
         command = [REDIS_CLI, "-h", "127.0.0.1", "-p", str(port or proxy.port), "--no-raw"]
         if resp3:
             command.append("-3")
         command += list(extra) + [str(a) for a in args]
         done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=20)
-        assert done.returncode == 0, f"{command}: exit {done.returncode}: {done.stderr}"
+        assert done.returncode == exit_code, f"{command}: exit {done.returncode}: {done.stderr}"
         return done.stdout
     return run
 

@@ -22,6 +22,32 @@ def command(*args):
     return b"".join(parts)
 
 
+def decode(reply):
+    """A RESP2 reply's bytes as Python values: bytes, int, None, lists; errors as RuntimeError instances."""
+    def value(at):
+        end = reply.index(b"\r\n", at)
+        kind, head = reply[at:at + 1], reply[at + 1:end]
+        if kind == b"+":
+            return head, end + 2
+        if kind == b"-":
+            return RuntimeError(head.decode()), end + 2
+        if kind == b":":
+            return int(head), end + 2
+        if kind == b"$":
+            n = int(head)
+            return (None, end + 2) if n < 0 else (reply[end + 2:end + 2 + n], end + 4 + n)
+        if kind == b"*":
+            n, items, at = int(head), [], end + 2
+            if n < 0:
+                return None, at
+            for _ in range(n):
+                item, at = value(at)
+                items.append(item)
+            return items, at
+        raise ValueError(f"not RESP2: {reply!r}")
+    return value(0)[0]
+
+
 class Wire:
     def __init__(self, port, timeout=5.0):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)

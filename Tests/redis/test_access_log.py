@@ -30,11 +30,11 @@ def test_request_and_denied_entries(proxy, redis_server, wire, key):
         ("Request", {"command": "set", "keys": k, "db": "0"}),
         ("Request", {"command": "mset", "keys": f"{k} {k2}", "db": "0"}),
         ("Denied", {"command": "get", "keys": d, "db": "0"}),
-        ("Denied", {"command": "config|get", "db": "0"}),
+        ("Denied", {"command": "config|get", "keys": "", "db": "0"}),
         ("Request", {"command": "publish", "channels": ch, "db": "0"}),
-        ("Request", {"command": "select", "db": "2"}),
+        ("Request", {"command": "select", "keys": "", "db": "2"}),
         ("Request", {"command": "hset", "keys": k, "db": "2"}),
-        ("Denied", {"command": "FOO.Bar", "db": "2"}),
+        ("Denied", {"command": "FOO.Bar", "keys": "", "db": "2"}),
         ("Request", {"command": "eval", "keys": k, "db": "2"}),
     ]
     out = proxy.process.out
@@ -74,4 +74,4 @@ def test_redis_py_session_entries(proxy, r, key):
     def entries():
         return [(e["entry_type"], e["generic_l7"]["fields"]) for e in proxy.entries() if "generic_l7" in e]
     wait_for(lambda: ("Request", {"command": "set", "keys": k, "db": "0"}) in entries(), "the SET entry")
-    assert ("Request", {"command": "client|setinfo", "db": "0"}) in entries()
+    assert ("Request", {"command": "client|setinfo", "keys": "", "db": "0"}) in entries()

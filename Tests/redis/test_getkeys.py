@@ -12,7 +12,7 @@ import pytest
 from conftest import DIRECT, start_proxy
 from host_procs import wait_for
 from rd_policy import ALLOW_ALL, policy_yaml
-from rd_wire import Wire
+from rd_wire import Wire, decode
 
 SHA = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
 
@@ -103,15 +103,36 @@ LINES = [
     "LPOS a x",
     "PUBLISH ch m",
     "SPUBLISH ch m",
+    # Edges: repeated or lowercase keywords, keywords as key names, counts that do not fit.
+    "SORT a STORE b STORE c",
+    "SORT a store b",
+    "SORT a GET store STORE b",
+    "SORT a LIMIT 0 1 STORE b",
+    "GEORADIUS a 0 0 10 km STORE b STORE c",
+    "GEORADIUS a 0 0 10 km STOREDIST b STORE c",
+    "MIGRATE 127.0.0.1 1 '' 0 10 AUTH keys KEYS a",
+    "MIGRATE 127.0.0.1 1 '' 0 10 AUTH2 keys keys KEYS a",
+    "MIGRATE 127.0.0.1 1 a 0 10 AUTH keys",
+    "MIGRATE 127.0.0.1 1 a 0 10 KEYS b",
+    "XREAD STREAMS streams a 0 0",
+    "XREAD COUNT 1 streams a b 1 2",
+    "XREADGROUP GROUP g c STREAMS a >",
+    "ZUNIONSTORE d 3 a b",
+    "ZUNIONSTORE d x a b",
+    "ZUNIONSTORE d -1 a",
+    "EVAL 'return 1' 01 a",
+    "EVAL 'return 1' 1",
+    "LMPOP 3 a b LEFT",
+    "OBJECT NOSUCH a",
 ]
 
 
 def expected_keys(direct, args):
-    """redis-server's answer: the keys, or [] when it says the command has none."""
-    try:
-        return [k.decode() for k in direct.execute_command("COMMAND", "GETKEYS", *args)]
-    except Exception as e:  # noqa: BLE001 - any error means redis finds no keys in the line
-        return f"error: {e}"
+    """redis-server's answer: the keys, or the text of its error (the command has no keys, …)."""
+    answer = decode(direct.ask(("COMMAND", "GETKEYS") + args)[0])
+    if isinstance(answer, RuntimeError):
+        return f"error: {answer}"
+    return [k.decode() for k in answer]
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +141,7 @@ def getkeys_results(workdir, redis_server):
     if DIRECT:
         pytest.fail("REDIS_DIRECT=1: there is no proxy access log", pytrace=False)
     host = start_proxy(workdir, redis_server, policy_yaml(redis_server.port, ALLOW_ALL), name="proxylib-host-getkeys")
-    direct = redis_server.client()
+    direct = Wire(redis_server.port)
     try:
         w = Wire(host.port)
         source = "127.0.0.1:%d" % w.sock.getsockname()[1]
@@ -146,10 +167,37 @@ def getkeys_results(workdir, redis_server):
         host.stop()
 
 
-@pytest.mark.parametrize("line", LINES)
+# Lines where the parser differs from COMMAND GETKEYS by its contract: {line: (the parser's keys, why)}.
+CONTRACT_DIFFERENCES = {
+    "EVAL 'return 1' 01 a": ([], "a key count not in redis's strict integer form ('01') makes the key list "
+                                 "incomplete (contract); redis's key extraction reads it with atoi, but EVAL "
+                                 "itself then refuses it ('value is not an integer'), so nothing runs"),
+}
+
+# Mismatches reported to the parser's author.
+FINDINGS = {
+    "SORT a STORE b STORE c": "the parser lists every STORE destination (a b c); redis's sortGetKeys keeps only "
+                              "the last one (a c), the one SORT writes: a rule on keys is judged on b too",
+}
+
+
+def params():
+    for line in LINES:
+        marks = [pytest.mark.xfail(strict=True, reason=FINDINGS[line])] if line in FINDINGS else []
+        yield pytest.param(line, marks=marks, id=line)
+
+
+@pytest.mark.parametrize("line", list(params()))
 def test_keys_match_command_getkeys(line, getkeys_results):
     server, parser = getkeys_results[line]
-    if isinstance(server, str):  # redis finds no keys
+    if line in CONTRACT_DIFFERENCES:
+        assert parser == CONTRACT_DIFFERENCES[line][0]
+    elif server == "error: ERR Invalid arguments specified for command":
+        # redis will refuse the command itself (a key count that does not fit, MIGRATE … KEYS with a key): the
+        # parser logs the keys found before the bad part and judges the list incomplete
+        # (test_multikey.test_key_counts_that_do_not_fit).
+        assert set(parser) <= set(shlex.split(line)[1:])
+    elif isinstance(server, str):  # redis finds no keys
         assert parser == [], f"redis: {server}; parser: {parser}"
     else:
         assert parser == server

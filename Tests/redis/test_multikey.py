@@ -120,3 +120,23 @@ def test_eval_key_counts(r, direct, key):
     assert r.evalsha(sha, 1, k) == k
     with pytest.raises(redis.exceptions.NoPermissionError):
         r.evalsha(sha, 1, key("priv"))
+
+
+def test_key_counts_that_do_not_fit(r, direct, key):
+    """A key count beyond the arguments, not a number, or negative: the key list is incomplete, which fails
+    allow rules with key conditions (redis itself would refuse these commands)."""
+    d, a, b = key(), key(), key()
+    for args in (("ZUNIONSTORE", d, "3", a, b), ("ZUNIONSTORE", d, "x", a, b), ("ZUNIONSTORE", d, "-1", a),
+                 ("EVAL", "return 1", "01", a), ("LMPOP", "5", a, b, "LEFT")):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            r.execute_command(*args)
+    assert direct.exists(d) == 0
+
+
+@pytest.mark.xfail(strict=True, reason="finding: SORT with two STORE options is judged on both destinations; "
+                                       "redis writes (and its ACL checks) only the last one")
+def test_sort_with_two_store_options(r, direct, key):
+    src, first, last = key(), key("priv"), key()
+    direct.rpush(src, "2", "1")
+    assert r.execute_command("SORT", src, "STORE", first, "STORE", last) == 2
+    assert direct.lrange(last, 0, -1) == ["1", "2"] and direct.exists(first) == 0
