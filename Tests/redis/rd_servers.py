@@ -25,7 +25,8 @@ class RedisServer:
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--databases", "16", "--dir", self.dir, "--daemonize", "no", "--logfile", ""]
+                "--databases", "16", "--dir", self.dir, "--daemonize", "no", "--logfile", "",
+                "--enable-debug-command", "local"]  # DEBUG PROTOCOL: every RESP3 type on demand
         if password is not None:
             args += ["--requirepass", password]
         self.process = Process(name, args, workdir)
