@@ -136,3 +136,64 @@ def test_empty_requests_pass(wire):
     """An empty inline line and *0 get no reply; the next command is answered."""
     w = wire()
     assert w.ask(b"\r\n*0\r\nPING\r\n") == [b"+PONG\r\n"]
+
+
+def test_inline_quoting_is_decoded_before_judging(wire, direct, key):
+    """Inline commands are split as redis splits them: escapes and quotes are decoded before the key is judged."""
+    u = key("").strip(":").replace(":", "-")
+    w = wire()
+    assert w.ask(f'SET "pub\\x3a{u}" "a\\tb"\r\n'.encode(), f"SET 'priv:{u} x' v\r\n".encode(),
+                 f'SET "pr\\x69v:{u}" v\r\n'.encode(), f"GET 'pub:{u}'\r\n".encode()) == [
+        b"+OK\r\n", denied("set"), denied("set"), b"$3\r\na\tb\r\n"]
+    assert direct.get(f"pub:{u}") == "a\tb" and direct.exists(f"priv:{u} x", f"priv:{u}") == 0
+
+
+def test_unbalanced_quotes_close_the_connection(wire, direct, key):
+    """redis answers a protocol error and closes; the proxy closes at once (the request never reaches redis)."""
+    k = key()
+    w = wire()
+    w.send(f'SET {k} "unterminated\r\n'.encode())
+    assert w.closed_by_peer()
+    assert direct.exists(k) == 0
+
+
+def test_binary_keys(proxy, direct, key):
+    from conftest import proxied_client
+    k = key().encode() + b"\x00\xff\r\n"
+    d = key("priv").encode() + b"\x00"
+    raw = proxied_client(proxy.port, decode_responses=False)
+    try:
+        assert raw.set(k, b"\x00v\xff") is True and raw.get(k) == b"\x00v\xff"
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            raw.set(d, b"x")
+    finally:
+        raw.close()
+    assert direct.exists(k) == 1 and direct.exists(d) == 0
+
+
+def test_many_keys(r, direct, key):
+    keys = [key() for _ in range(3000)]
+    assert r.mset({k: "1" for k in keys}) is True
+    assert r.exists(*keys) == 3000
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        r.delete(*keys, key("priv"))
+    assert direct.exists(*keys) == 3000
+    assert r.delete(*keys) == 3000
+
+
+def test_large_values_before_a_denied_key(r, direct, key):
+    """MSET whose denied key comes after a 200 KiB value: judged when that key has arrived; nothing is stored."""
+    k, d, k2 = key(), key("priv"), key()
+    big = "b" * (200 << 10)
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        r.mset({k: big, d: big, k2: "x"})
+    assert direct.exists(k, d, k2) == 0
+    assert r.mset({k: big, k2: big}) is True and direct.strlen(k2) == 200 << 10
+
+
+def test_oversized_bulk_length_closes_the_connection(wire):
+    """A bulk longer than redis's 512 MiB limit: malformed, the connection is closed (redis does the same)."""
+    w = wire()
+    assert w.ask(("PING",)) == [b"+PONG\r\n"]
+    w.send(b"*2\r\n$3\r\nGET\r\n$536870913\r\n")
+    assert w.closed_by_peer()
