@@ -10,8 +10,10 @@ loss against direct. Usage (from the repository root, after `make build/libciliu
 
     Tests/redis/bench/run.py [--requests 200000] [--pipelines 16,1] [--runs 3] [--clients 50]
 
-The host's access log goes to /dev/null (it is still collected: the redis parser logs every request, as it
-would to the Cilium agent; the passer logs nothing)."""
+The host's access log goes to /dev/null (it is still collected: the redis parser logs every request and every
+response, as it would to the Cilium agent; the passer logs nothing). Besides requests/s, the CPU time proxylib-host
+spends per request is reported (median), split into its event-loop threads (read, OnData, forward, encode log
+entries) and its other threads (the access log's delivery and collection)."""
 import argparse
 import csv
 import io
@@ -88,6 +90,29 @@ def start_host(workdir, parser, upstream, policy):
     return proc, port
 
 
+def cpu_seconds(pid):
+    """(event-loop threads, other threads): user + system CPU seconds of process `pid` so far, from /proc. The
+    event-loop threads (SwiftNIO's, named NIO-ELT-…) read, parse (OnData), forward and encode access-log
+    entries; the others deliver the access log (the library's sender, the host's collector, which formats and
+    prints each entry)."""
+    loops = other = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+        if name.startswith("NIO-ELT"):
+            loops += cpu
+        else:
+            other += cpu
+    return loops, other
+
+
 def benchmark(port, requests, pipeline, clients):
     """{"SET": rps, "GET": rps} from redis-benchmark --csv."""
     done = subprocess.run([REDIS_BENCHMARK, "-h", "127.0.0.1", "-p", str(port), "-q", "--csv", "-t", "get,set",
@@ -125,29 +150,39 @@ def main():
             redis_host, redis_port = start_host(workdir, "redis", server_port, REDIS_POLICY)
             passer_host, passer_port = start_host(workdir, "test.passer", server_port, PASSER_POLICY)
             hosts = [redis_host, passer_host]
-            targets = [("direct", server_port), ("redis", redis_port), ("passer", passer_port)]
+            targets = [("direct", server_port, None), ("redis", redis_port, redis_host),
+                       ("passer", passer_port, passer_host)]
             results = {}
             for pipeline in pipelines:
                 for run in range(args.runs):
                     # Interleaved, so that a change in the machine's load hits every configuration alike.
-                    for name, port in targets:
+                    for name, port, host in targets:
+                        before = cpu_seconds(host.pid) if host else (0.0, 0.0)
                         r = benchmark(port, args.requests, pipeline, args.clients)
+                        after = cpu_seconds(host.pid) if host else (0.0, 0.0)
+                        # CPU time of proxylib-host per request (SET and GET runs together), in microseconds.
+                        per = 1e6 / (2 * args.requests)
+                        r["loops"], r["other"] = (after[0] - before[0]) * per, (after[1] - before[1]) * per
+                        r["cpu"] = r["loops"] + r["other"]
                         results.setdefault((name, pipeline), []).append(r)
-                        print(f"-P {pipeline:<2} run {run + 1}  {name:<6}  SET {r['SET']:>10.0f}  GET {r['GET']:>10.0f}",
-                              flush=True)
+                        print(f"-P {pipeline:<2} run {run + 1}  {name:<6}  SET {r['SET']:>10.0f}  GET {r['GET']:>10.0f}"
+                              f"  host CPU/request {r['cpu']:.2f} us (event loops {r['loops']:.2f}, "
+                              f"other threads {r['other']:.2f})", flush=True)
             print()
             print(f"median of {args.runs} runs, requests/s (-n {args.requests} -c {args.clients}); "
                   "loss = 1 - rate / direct rate")
-            print(f"{'pipeline':<9}{'config':<8}{'SET':>10}{'loss':>8}{'GET':>10}{'loss':>8}   runs (SET / GET)")
+            print(f"{'pipeline':<9}{'config':<8}{'SET':>10}{'loss':>8}{'GET':>10}{'loss':>8}{'host us/req':>13}"
+                  f"{'loops':>7}{'other':>7}   runs (SET / GET)")
             for pipeline in pipelines:
                 base = {t: statistics.median(r[t] for r in results[("direct", pipeline)]) for t in ("SET", "GET")}
-                for name, _ in targets:
+                for name, _, _ in targets:
                     runs = results[(name, pipeline)]
-                    med = {t: statistics.median(r[t] for r in runs) for t in ("SET", "GET")}
+                    med = {t: statistics.median(r[t] for r in runs) for t in ("SET", "GET", "cpu", "loops", "other")}
                     loss = {t: 1 - med[t] / base[t] for t in ("SET", "GET")}
                     detail = ", ".join(f"{r['SET']:.0f}/{r['GET']:.0f}" for r in runs)
+                    cpu = [f"{med[t]:.2f}" if name != "direct" else "-" for t in ("cpu", "loops", "other")]
                     print(f"-P {pipeline:<6}{name:<8}{med['SET']:>10.0f}{loss['SET']:>8.1%}"
-                          f"{med['GET']:>10.0f}{loss['GET']:>8.1%}   {detail}")
+                          f"{med['GET']:>10.0f}{loss['GET']:>8.1%}{cpu[0]:>13}{cpu[1]:>7}{cpu[2]:>7}   {detail}")
         finally:
             for proc in hosts + [server]:
                 if proc.poll() is None:
