@@ -70,3 +70,54 @@ def test_failed_select_keeps_the_database(policy, redis_server, wire, key):
     reply = w.ask(("SELECT", "99"))[0]
     assert reply.startswith(b"-ERR DB index is out of range")
     assert w.ask(("SET", k, "v"), ("SELECT", "3"), ("GET", k)) == [b"+OK\r\n", b"+OK\r\n", denied("get")]
+
+
+DB2_RULES = [{"db": "2"}, {"command": "select"}, {"command": "watch"}, {"command": "multi"}, {"command": "exec"},
+             {"command": "set", "keyPrefix": "pub:"}]
+
+
+@pytest.mark.parametrize("protocol", [
+    pytest.param("2", marks=pytest.mark.xfail(strict=True, reason=(
+        "finding: EXEC's RESP2 null reply `*-1\\r\\n` (WATCH failed) is taken for success (its type byte is `*`): "
+        "the SELECT queued in the transaction stays in force for the parser although nothing ran, so later "
+        "commands are judged in db 2 while they run in db 0 -- a db-0 key the policy denies is read"))),
+    "3"])
+def test_exec_with_a_failed_watch_keeps_the_database(protocol, policy, redis_server, wire, direct, key):
+    """A transaction with a SELECT whose EXEC answers null (a WATCHed key changed) ran nothing: the connection
+    stays in its database."""
+    assert policy.set_policy(policy_yaml(redis_server.port, DB2_RULES + [{"command": "hello"}])) is None
+    k, d = key(), key("priv")
+    direct.set(d, "db 0 secret")
+    w = wire()
+    assert w.ask(("HELLO", protocol))[0][:1] in (b"*", b"%")
+    assert w.ask(("WATCH", k), ("MULTI",), ("SELECT", "2"), ("SET", d, "x")) == [
+        b"+OK\r\n", b"+OK\r\n", b"+QUEUED\r\n", b"+QUEUED\r\n"]
+    direct.set(k, "changed")
+    assert w.ask(("EXEC",)) == [b"*-1\r\n" if protocol == "2" else b"_\r\n"]
+    assert w.ask(("GET", d)) == [denied("get")], "still db 0, where only SET of pub: keys is allowed"
+
+
+def test_exec_refused_by_redis_keeps_the_database(policy, redis_server, wire, direct, key):
+    """A transaction with a SELECT whose EXEC answers EXECABORT (a queued command was refused by redis itself)."""
+    assert policy.set_policy(policy_yaml(redis_server.port, DB2_RULES)) is None
+    d = key("priv")
+    direct.set(d, "db 0 secret")
+    w = wire()
+    assert w.ask(("MULTI",), ("SELECT", "2"), ("SET", d), ("EXEC",))[2:] == [
+        b"-ERR wrong number of arguments for 'set' command\r\n",
+        b"-EXECABORT Transaction discarded because of previous errors.\r\n"]
+    assert w.ask(("GET", d)) == [denied("get")]
+    d2 = redis_server.client(db=2)
+    assert d2.exists(d) == 0
+    d2.close()
+
+
+def test_failed_select_then_a_later_select(policy, redis_server, wire, key):
+    """SELECT 99 fails, the SELECT 3 sent after it succeeds: the connection is in db 3 (the failure restores
+    nothing once a later SELECT was sent)."""
+    assert policy.set_policy(policy_yaml(redis_server.port, [{"command": "select"}, {"db": "3"}])) is None
+    k = key()
+    w = wire()
+    replies = w.ask(("SELECT", "99"), ("SELECT", "3"))
+    assert replies[0].startswith(b"-ERR") and replies[1] == b"+OK\r\n"
+    assert w.ask(("SET", k, "in 3"), ("GET", k)) == [b"+OK\r\n", b"$4\r\nin 3\r\n"]
