@@ -173,3 +173,20 @@ def test_sharded_pubsub(wire, direct, key):
     assert w.read_reply() == b"*3\r\n$8\r\nsmessage\r\n$%d\r\n%s\r\n$1\r\nm\r\n" % (len(c), c.encode())
     assert w.ask(("SUNSUBSCRIBE",), ("PING",)) == [
         b"*3\r\n$12\r\nsunsubscribe\r\n$%d\r\n%s\r\n:0\r\n" % (len(c), c.encode()), b"+PONG\r\n"]
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.002])
+def test_denial_after_a_large_reply_with_nothing_behind(gap, wire, direct, key):
+    """A denied GET after an LRANGE whose reply takes many reads, with no reply behind it: the NOPERM comes right
+    after the last byte of LRANGE's reply (sent together, or while the reply is streaming)."""
+    lst, d = key(), key("priv")
+    direct.rpush(lst, *[f"element-{i:06}" for i in range(30000)])
+    w = wire()
+    for _ in range(5):
+        w.send(command("LRANGE", lst, "0", "-1"))
+        if gap:
+            time.sleep(gap)
+        w.send(command("GET", d))
+        reply = w.read_reply()
+        assert reply.startswith(b"*30000\r\n") and reply.endswith(b"$14\r\nelement-029999\r\n")
+        assert w.read_reply() == denied("get")
