@@ -4,7 +4,10 @@ key-spec form: index, keyword search, ranges, key counts, SORT's and MIGRATE's o
 line sent through a proxy whose policy allows everything.
 
 The lines are sent inside MULTI … DISCARD, so that redis-server only queues them (nothing runs, nothing
-blocks); the parser judges and logs each one as it would outside a transaction."""
+blocks); the parser judges and logs each one as it would outside a transaction.
+
+Inline commands likewise: redis's split of an inline line (`COMMAND GETKEYS MGET <args>` sent inline) against the
+keys the parser logs for `MGET <args>` sent inline."""
 import shlex
 
 import pytest
@@ -135,25 +138,69 @@ def expected_keys(direct, args):
     return [k.decode() for k in answer]
 
 
+# Inline commands: the arguments of `MGET …` as redis splits an inline line (sdssplitargs: quotes, escapes,
+# blanks, quotes opening inside an argument).
+INLINE = [rb'a b', rb'"a b" c', rb"'a b' c", rb'"a\x41\x4a" b', rb'"a\xZZ" b', rb'"a\n\r\t\b\a" b', rb'"a\\" b',
+          rb"'a\'b' c", rb"'a\"b' c", rb'a\x41 b', rb'"" b', rb'a"b c" d', rb"a'b c' d", b'\x0ba b', b'a\x0b b',
+          b'a \x0b b', rb'"a\"b" c', rb'"a\q" b', rb'"\x4" b', b'a\x0c\x0cb c', rb'"a"  b  ', b'   a   ', b'a\tb\rc']
+
+
 @pytest.fixture(scope="module")
-def getkeys_results(workdir, redis_server):
-    """{line: (redis's keys, the parser's logged keys)} for every line."""
+def allow_all_proxy(workdir, redis_server):
     if DIRECT:
         pytest.fail("REDIS_DIRECT=1: there is no proxy access log", pytrace=False)
     host = start_proxy(workdir, redis_server, policy_yaml(redis_server.port, ALLOW_ALL), name="proxylib-host-getkeys")
+    yield host
+    host.stop()
+
+
+def logged_keys(host, w, count):
+    """The keys fields of the first `count` request entries of connection `w`."""
+    source = "127.0.0.1:%d" % w.sock.getsockname()[1]
+
+    def mine():
+        return [e for e in host.entries() if e.get("source_address") == source
+                and e.get("entry_type") in ("Request", "Denied")]
+    wait_for(lambda: len(mine()) >= count, "the access-log entries of every line")
+    return mine()
+
+
+@pytest.fixture(scope="module")
+def inline_results(allow_all_proxy, redis_server):
+    """{args: (redis's keys joined by blanks, the parser's logged keys)}: `COMMAND GETKEYS MGET <args>` sent inline
+    to redis-server, `MGET <args>` sent inline through the proxy."""
+    direct = Wire(redis_server.port)
+    w = Wire(allow_all_proxy.port)
+    try:
+        w.ask(*[b"MGET " + args + b"\r\n" for args in INLINE])
+        entries = logged_keys(allow_all_proxy, w, len(INLINE))
+        results = {}
+        for args, entry in zip(INLINE, entries):
+            keys = decode(direct.ask(b"COMMAND GETKEYS MGET " + args + b"\r\n")[0])
+            results[args] = (b" ".join(keys).decode("latin-1"), entry["generic_l7"]["fields"]["keys"])
+        return results
+    finally:
+        direct.close()
+        w.close()
+
+
+@pytest.mark.parametrize("args", INLINE, ids=[repr(a)[2:-1] for a in INLINE])
+def test_inline_arguments_split_as_redis_splits_them(args, inline_results):
+    server, parser = inline_results[args]
+    assert parser == server
+
+
+@pytest.fixture(scope="module")
+def getkeys_results(allow_all_proxy, redis_server):
+    """{line: (redis's keys, the parser's logged keys)} for every line."""
+    host = allow_all_proxy
     direct = Wire(redis_server.port)
     try:
         w = Wire(host.port)
-        source = "127.0.0.1:%d" % w.sock.getsockname()[1]
         requests = [("MULTI",)] + [tuple(shlex.split(line)) for line in LINES] + [("DISCARD",)]
         w.ask(*requests)
+        entries = logged_keys(host, w, len(requests))
         w.close()
-
-        def mine():
-            return [e for e in host.entries() if e.get("source_address") == source
-                    and e.get("entry_type") in ("Request", "Denied")]
-        wait_for(lambda: len(mine()) >= len(requests), "the access-log entries of every line")
-        entries = mine()
         assert [e["entry_type"] for e in entries] == ["Request"] * len(requests)
         results = {}
         for line, args, entry in zip(LINES, requests[1:-1], entries[1:-1]):
@@ -164,7 +211,6 @@ def getkeys_results(workdir, redis_server):
         return results
     finally:
         direct.close()
-        host.stop()
 
 
 # Lines where the parser differs from COMMAND GETKEYS by its contract: {line: (the parser's keys, why)}.
