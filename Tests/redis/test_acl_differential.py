@@ -31,6 +31,16 @@ SEQUENCES = [
     ("resp3 pipeline", "HELLO 3|SET {k} 1|GET {d}|HGETALL {k}|SUBSCRIBE {c}|GET {d}|GET {k}|UNSUBSCRIBE|HELLO 2"),
     ("reset", "MULTI|GET {d}|RESET|AUTH e2e-acl x|GET {d}|SET {k} 1|EXEC"),  # RESET logs the user out
     ("watch", "WATCH {k}|MULTI|SET {k} 1|GET {d}|EXEC|EXEC|GET {k}"),
+    ("denied subscribe in a transaction", "MULTI|SUBSCRIBE {s}|EXEC|PING"),
+    ("nested multi", "MULTI|MULTI|GET {d}|EXEC|PING"),
+    ("exec and discard without multi", "EXEC|DISCARD|GET {d}|PING"),
+    ("two transactions", "MULTI|GET {d}|DISCARD|MULTI|SET {k} 1|EXEC|MULTI|SET {k} 2|GET {d}|EXEC|GET {k}"),
+    ("select in an aborted transaction", "MULTI|SELECT 1|GET {d}|SET {k} 1|EXEC|GET {k}"),
+    ("empty transaction", "MULTI|EXEC|MULTI|PING|EXEC"),
+    ("resp3 transaction", "HELLO 3|MULTI|GET {d}|SET {k} 1|EXEC|MULTI|SET {k} 1|EXEC|HELLO 2"),
+    ("aborted transaction with replies off", "CLIENT REPLY OFF|MULTI|GET {d}|SET {k} 1|EXEC"),
+    ("aborted transaction, exec skipped", "MULTI|GET {d}|SET {k} 1|CLIENT REPLY SKIP|EXEC|PING"),
+    ("denied command with replies off, then a transaction", "CLIENT REPLY OFF|GET {d}|CLIENT REPLY ON|MULTI|SET {k} 1|EXEC"),
 ]
 
 # Sequences where the proxy differs from redis's ACL: reported to the parser's author.
@@ -38,6 +48,10 @@ FINDINGS = {
     "client reply skip, denied next": "the denied GET takes the SKIP at the proxy; the server, which never sees "
                                       "it, skips SET's reply instead: the client reads PING's +PONG as SET's",
     "client reply skip twice": "same as 'client reply skip, denied next'",
+    "aborted transaction with replies off": "under CLIENT REPLY OFF the EXEC of an aborted transaction is still "
+                                            "replaced by DISCARD and its reply awaited; the server sends none, so "
+                                            "CLIENT REPLY ON's +OK is taken for DISCARD's and swapped for "
+                                            "-EXECABORT (redis: nothing, then +OK)",
 }
 
 
