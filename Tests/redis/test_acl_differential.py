@@ -28,6 +28,11 @@ SEQUENCES = [
     ("subscribe, denied subscribe", "SUBSCRIBE {c}|SUBSCRIBE {s}|SUBSCRIBE {c} {s}|PING|UNSUBSCRIBE|PING"),
     ("subscribed, denied command", "SUBSCRIBE {c}|GET {d}|GET {k}|UNSUBSCRIBE {c}|GET {k}"),
     ("publish", "PUBLISH {c} m|PUBLISH {s} m|PING"),
+    ("duplicate channels", "SUBSCRIBE {c} {c}|GET {d}|UNSUBSCRIBE {c} {c}|GET {d}|PING"),
+    ("channels and patterns", "SUBSCRIBE {c}|PSUBSCRIBE news.*|GET {d}|UNSUBSCRIBE|PING|PUNSUBSCRIBE|GET {d}|PING"),
+    ("sharded channels", "SSUBSCRIBE {c}|SSUBSCRIBE {s}|SPUBLISH {s} m|SUNSUBSCRIBE|GET {d}|PING"),
+    ("resp3 channels and patterns", "HELLO 3|SUBSCRIBE {c} {c}|PSUBSCRIBE news.*|GET {d}|UNSUBSCRIBE|GET {d}|"
+                                    "PUNSUBSCRIBE|GET {d}|HELLO 2"),
     ("resp3 pipeline", "HELLO 3|SET {k} 1|GET {d}|HGETALL {k}|SUBSCRIBE {c}|GET {d}|GET {k}|UNSUBSCRIBE|HELLO 2"),
     ("reset", "MULTI|GET {d}|RESET|AUTH e2e-acl x|GET {d}|SET {k} 1|EXEC"),  # RESET logs the user out
     ("watch", "WATCH {k}|MULTI|SET {k} 1|GET {d}|EXEC|EXEC|GET {k}"),
