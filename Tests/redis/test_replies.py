@@ -190,3 +190,20 @@ def test_denial_after_a_large_reply_with_nothing_behind(gap, wire, direct, key):
         reply = w.read_reply()
         assert reply.startswith(b"*30000\r\n") and reply.endswith(b"$14\r\nelement-029999\r\n")
         assert w.read_reply() == denied("get")
+
+
+NESTED = "local t = {} local c = t for i = 1, tonumber(ARGV[1]) do c[1] = {} c = c[1] end return t"
+
+
+def test_deeply_nested_replies(policy, redis_server, wire):
+    """A Lua table nested 500 deep comes back as 501 nested arrays and passes; the contract bounds nesting
+    (512), so a reply nested 600 deep closes the connection, although redis-server itself sends it."""
+    assert policy.set_policy(policy_yaml(redis_server.port, [{}])) is None
+    w = wire()
+    reply = w.ask(("EVAL", NESTED, "0", "500"), ("PING",))
+    assert reply == [b"*1\r\n" * 500 + b"*0\r\n", b"+PONG\r\n"]
+    direct = Wire(redis_server.port)
+    assert direct.ask(("EVAL", NESTED, "0", "600"))[0] == b"*1\r\n" * 600 + b"*0\r\n"
+    direct.close()
+    w.send(command("EVAL", NESTED, "0", "600"))
+    assert w.closed_by_peer()
