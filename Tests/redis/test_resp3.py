@@ -1,5 +1,5 @@
-"""RESP3 through the proxy: redis-py with protocol=3 (HELLO 3 on connect), the RESP3 reply types (maps, sets,
-doubles, nulls, big numbers, verbatim strings), denials, and client-side caching invalidation pushes."""
+"""RESP3 through the proxy: redis-py with protocol=3 (HELLO 3 on connect), RESP3 replies (maps, sets, doubles,
+nulls; every other type in test_replies.py), denials, and client-side caching invalidation pushes."""
 import pytest
 import redis
 
