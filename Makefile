@@ -54,7 +54,7 @@ include Proto/Makefile.inc
 -include Tests/Sanitizers/sanitizers.mk
 -include Tests/Stress/stress.mk
 
-.PHONY: all lib deps test hardening-smoke unit-test harness-test artifact-test alloc-test npds-test host-test memcache-test cassandra-test kafka-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean
+.PHONY: all lib deps test hardening-smoke unit-test harness-test artifact-test alloc-test npds-test host-test memcache-test cassandra-test kafka-test redis-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean
 
 all: lib
 
@@ -116,7 +116,7 @@ $(VENV)/ready: Tests/npds/requirements.txt
 	touch $@
 
 test: unit-test harness-test artifact-test alloc-test bench-smoke npds-test host-test memcache-test cassandra-test \
-      kafka-test hardening-smoke
+      kafka-test redis-test hardening-smoke
 
 # The short versions of the hardening suites (HARDENING.md): each fuzz target for 20 s, the C datapath harness
 # against AddressSanitizer+UBSan and ThreadSanitizer builds of libcilium.so, the stress run and the fault suite
@@ -173,6 +173,18 @@ $(VENV)/kafka-ready: Tests/kafka/requirements.txt $(VENV)/ready
 # without the proxy (the denial tests then fail).
 kafka-test: $(CILIUM_SO) $(HOST) $(VENV)/kafka-ready
 	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/kafka
+
+# redis-py for Tests/redis, on top of the venv (redis-server, redis-cli and redis-benchmark come from apt).
+$(VENV)/redis-ready: Tests/redis/requirements.txt $(VENV)/ready
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/redis/requirements.txt
+	touch $@
+
+# The redis parser end to end: proxylib-host in front of a real redis-server (Debian packages redis-server and
+# redis-tools; the tests fail, not skip, without them), redis-py over RESP2 and RESP3 and redis-cli; the keys the
+# parser finds are cross-checked against the server's COMMAND GETKEYS. REDIS_DIRECT=1 runs the clients against
+# redis-server without the proxy (the denial tests then fail). Throughput: Tests/redis/bench/run.sh (not in CI).
+redis-test: $(CILIUM_SO) $(HOST) $(VENV)/redis-ready
+	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/redis
 
 $(BENCH): bench/bench.c $(wildcard bench/*.h) $(DATAPATH) $(wildcard Sources/CDatapath/include/*.h) $(wildcard Include/*.h)
 	mkdir -p $(BUILD)
