@@ -182,7 +182,7 @@ $(VENV)/redis-ready: Tests/redis/requirements.txt $(VENV)/ready
 # The redis parser end to end: proxylib-host in front of a real redis-server (Debian packages redis-server and
 # redis-tools; the tests fail, not skip, without them), redis-py over RESP2 and RESP3 and redis-cli; the keys the
 # parser finds are cross-checked against the server's COMMAND GETKEYS. REDIS_DIRECT=1 runs the clients against
-# redis-server without the proxy (the denial tests then fail). Throughput: Tests/redis/bench/run.sh (not in CI).
+# redis-server without the proxy (the denial tests then fail). Throughput: Tests/redis/bench/run.py (not in CI).
 redis-test: $(CILIUM_SO) $(HOST) $(VENV)/redis-ready
 	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/redis
 

@@ -104,6 +104,8 @@ def key():
 def proxied_client(port, **options):
     """redis-py on one connection (a pool would hide which connection a command used)."""
     options.setdefault("decode_responses", True)
+    # RESP2 unless a test asks for RESP3 (redis-py 8 would otherwise say HELLO 3 on every connection).
+    options.setdefault("protocol", 2)
     return redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, single_connection_client=True, **options)
 
 

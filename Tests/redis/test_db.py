@@ -77,11 +77,7 @@ DB2_RULES = [{"db": "2"}, {"command": "select"}, {"command": "watch"}, {"command
 
 
 @pytest.mark.parametrize("protocol", [
-    pytest.param("2", marks=pytest.mark.xfail(strict=True, reason=(
-        "finding: EXEC's RESP2 null reply `*-1\\r\\n` (WATCH failed) is taken for success (its type byte is `*`): "
-        "the SELECT queued in the transaction stays in force for the parser although nothing ran, so later "
-        "commands are judged in db 2 while they run in db 0 -- a db-0 key the policy denies is read"))),
-    "3"])
+    "2", "3"])
 def test_exec_with_a_failed_watch_keeps_the_database(protocol, policy, redis_server, wire, direct, key):
     """A transaction with a SELECT whose EXEC answers null (a WATCHed key changed) ran nothing: the connection
     stays in its database."""

@@ -133,8 +133,6 @@ def test_key_counts_that_do_not_fit(r, direct, key):
     assert direct.exists(d) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="finding: SORT with two STORE options is judged on both destinations; "
-                                       "redis writes (and its ACL checks) only the last one")
 def test_sort_with_two_store_options(r, direct, key):
     src, first, last = key(), key("priv"), key()
     direct.rpush(src, "2", "1")

@@ -118,10 +118,6 @@ def test_client_reply_off_and_skip(wire, direct, key):
     assert direct.exists(d) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="finding: a denied command right after CLIENT REPLY SKIP takes the skip "
-                                       "at the proxy, but the server (which never sees it) skips the reply of the "
-                                       "next command that reaches it: the client then reads PING's +PONG as SET's "
-                                       "reply and waits for PING's forever")
 def test_client_reply_skip_before_a_denied_command(wire, direct, key):
     k, d = key(), key("priv")
     w = wire()
