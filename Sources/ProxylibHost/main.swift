@@ -59,6 +59,10 @@ struct ProxylibHostCommand: ParsableCommand {
     @Flag(name: .customLong("log-json"), help: "Print access-log entries as JSON objects, one per line.")
     var logJSON = false
 
+    @Flag(name: .customLong("no-access-log"),
+          help: "Open the library without an access log (it then logs nothing): for throughput measurements.")
+    var noAccessLog = false
+
     @Flag(help: "Open the library in debug mode and print connection and datapath events on stderr.")
     var debug = false
 
@@ -124,9 +128,9 @@ struct Host {
 
         if command.debug { Console.err("debug: NPDS socket \(xdsPath), access-log socket \(accessLogPath)") }
 
-        let collector = try AccessLogCollector(path: accessLogPath, json: command.logJSON)
-        try collector.start()
-        defer { collector.stop() }
+        let collector = command.noAccessLog ? nil : try AccessLogCollector(path: accessLogPath, json: command.logJSON)
+        try collector?.start()
+        defer { collector?.stop() }
 
         let reported = Atomic<Bool>(false)
         let policyServer: PolicyServer
@@ -147,7 +151,9 @@ struct Host {
         }
         defer { policyServer.stop() }
 
-        try module.open(params: [("xds-path", xdsPath), ("access-log-path", accessLogPath)], debug: command.debug)
+        var params = [("xds-path", xdsPath)]
+        if collector != nil { params.append(("access-log-path", accessLogPath)) }
+        try module.open(params: params, debug: command.debug)
         defer { module.close() }
 
         // Give the first policy a moment to arrive (its ACK or NACK is reported), so that the first connections

@@ -26,15 +26,12 @@ struct RedisLogText {
         scratch.removeAll(keepingCapacity: true)
         var logged = 0
         var truncated = false
-        for position in facts.keys.isEmpty ? facts.channels : facts.keys {
-            guard logged < Self.maxKeys else {
-                truncated = true
-                break
-            }
+        let positions = facts.keys.isEmpty ? facts.channels : facts.keys
+        _ = positions.allSatisfy { position in
             let room = Self.maxKeyBytes - scratch.count
-            if room <= 1 {
+            guard logged < Self.maxKeys, room > 1 else {
                 truncated = true
-                break
+                return false
             }
             if logged > 0 { scratch.append(UInt8(ascii: " ")) }
             _ = facts.arguments.withArgument(Int(position)) { key in
@@ -43,6 +40,7 @@ struct RedisLogText {
                 if count < key.count { truncated = true }
             }
             logged += 1
+            return true
         }
         if truncated {
             // " …"

@@ -132,7 +132,7 @@ extension RedisParser {
         replies.removeFirst()
         applyOutcome(of: front, replyType: replyType)
         if connection.logsAccess {
-            let name = front.command.map { command in command.withName { LogText(decoding: $0) } } ?? front.unknownName ?? LogText("")
+            let name = front.command.map { command in command.withName { LogText(decoding: $0) } } ?? front.unknownName.logText
             connection.log(.response, .generic(proto: RedisParser.name, fields: L7Fields(("command", name))))
         }
     }

@@ -69,7 +69,7 @@ extension RedisParser {
             case .needMore: return false
             }
         } else {
-            facts.keys.removeAll(keepingCapacity: true)
+            facts.keys.removeAll()
             facts.keysComplete = false
         }
         RedisKeyFinder.findChannels(role: role, in: arguments, into: &facts.channels)
@@ -109,7 +109,9 @@ extension RedisParser {
     private func pass(length: Int) -> ParserOp {
         let role = facts.role
         var intent = RedisIntent(.allowed, command: facts.command, role: role)
-        if facts.command == nil && connection.logsAccess { intent.unknownName = logText.command(facts) }
+        if facts.command == nil && connection.logsAccess {
+            intent.unknownName = facts.arguments.withArgument(0) { RedisLoggedName($0) } ?? RedisLoggedName()
+        }
         if transaction.isOpen {
             switch role {
             case .exec:

@@ -269,14 +269,14 @@ import ProxylibTestSupport
                 return (Found(outcome: .incomplete, keys: []), [])
             }
             let role = RedisCommandRole.of(ref)
-            var keys: [Int32] = []
+            var keys = ReusedList<Int32>(capacity: 8)
             let outcome = RedisKeyFinder.findKeys(ref, role: role, in: arguments, into: &keys)
-            var channels: [Int32] = []
+            var channels = ReusedList<Int32>(capacity: 4)
             RedisKeyFinder.findChannels(role: role, in: arguments, into: &channels)
             func names(_ positions: [Int32]) -> [String] {
                 positions.map { arguments.withArgument(Int($0)) { String(decoding: $0, as: UTF8.self) } ?? "<absent>" }
             }
-            return (Found(outcome: outcome, keys: names(keys)), names(channels))
+            return (Found(outcome: outcome, keys: names(keys.elements)), names(channels.elements))
         }
     }
 

@@ -3,6 +3,7 @@
 
   direct   redis-server itself
   redis    proxylib-host --parser redis, policy [{command: "@read"}, {command: "@write"}, {command: "config|get"}]
+  nolog    the same with --no-access-log (the library logs nothing: the parser's own cost)
   passer   proxylib-host --parser test.passer (pure forwarding through the same host and datapath)
 
 each run RUNS times (default 3) at every pipeline depth (default 16 and 1); the median is reported, with the
@@ -66,15 +67,16 @@ def wait_listening(port, proc, what, timeout=15.0):
     sys.exit(f"{what} did not listen on {port}")
 
 
-def start_host(workdir, parser, upstream, policy):
-    path = os.path.join(workdir, f"{parser}-policy.yaml")
+def start_host(workdir, parser, upstream, policy, extra=(), tag=""):
+    name = parser + tag
+    path = os.path.join(workdir, f"{name}-policy.yaml")
     with open(path, "w") as f:
         f.write(policy.format(port=upstream))
     port = free_port()
-    err_path = os.path.join(workdir, f"{parser}-host.err")
+    err_path = os.path.join(workdir, f"{name}-host.err")
     err = open(err_path, "wb")
     proc = subprocess.Popen([HOST, "--library", LIBCILIUM, "--parser", parser, "--listen", f"127.0.0.1:{port}",
-                             "--upstream", f"127.0.0.1:{upstream}", "--policy", path],
+                             "--upstream", f"127.0.0.1:{upstream}", "--policy", path, *extra],
                             stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -148,10 +150,12 @@ def main():
         try:
             wait_listening(server_port, server, "redis-server")
             redis_host, redis_port = start_host(workdir, "redis", server_port, REDIS_POLICY)
+            quiet_host, quiet_port = start_host(workdir, "redis", server_port, REDIS_POLICY, ("--no-access-log",),
+                                                "-nolog")
             passer_host, passer_port = start_host(workdir, "test.passer", server_port, PASSER_POLICY)
-            hosts = [redis_host, passer_host]
+            hosts = [redis_host, quiet_host, passer_host]
             targets = [("direct", server_port, None), ("redis", redis_port, redis_host),
-                       ("passer", passer_port, passer_host)]
+                       ("nolog", quiet_port, quiet_host), ("passer", passer_port, passer_host)]
             results = {}
             for pipeline in pipelines:
                 for run in range(args.runs):

@@ -45,7 +45,38 @@ enum RedisCommandLookup {
     static let maxNameLength = 64
 
     static func command(named name: UnsafeRawBufferPointer) -> Int16? {
-        search(name, in: RedisCommandTable.commands, from: 0, count: RedisCommandTable.commands.count)
+        if name.count <= 7 {
+            // Most commands: their name read as one integer, found among integers.
+            guard let key = packed(name) else { return nil }
+            let table = shortNames
+            var low = 0, high = table.count
+            while low < high {
+                let middle = (low + high) / 2
+                let candidate = table[middle]
+                if candidate.key == key { return candidate.index }
+                if candidate.key < key { low = middle + 1 } else { high = middle }
+            }
+            return nil
+        }
+        return search(name, in: RedisCommandTable.commands, from: 0, count: RedisCommandTable.commands.count)
+    }
+
+    /// The top-level commands of up to 7 bytes, by their packed lowercase names, sorted.
+    private static let shortNames: [(key: UInt64, index: Int16)] = RedisCommandTable.commands.indices.compactMap { index in
+        let name = RedisCommandTable.commands[index].name
+        guard let key = packed(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)) else { return nil }
+        return (key, Int16(index))
+    }.sorted { $0.key < $1.key }
+
+    /// Up to 7 bytes, lowercased, as one integer (first byte lowest, the length in the top byte, so that
+    /// names with NUL bytes stay distinct); nil for an empty or longer name.
+    private static func packed(_ name: UnsafeRawBufferPointer) -> UInt64? {
+        guard name.count > 0, name.count <= 7 else { return nil }
+        var key = UInt64(name.count) << 56
+        for index in 0..<name.count {
+            key |= UInt64(ASCIICase.lower(name[index])) << (8 * UInt64(index))
+        }
+        return key
     }
 
     static func subcommand(named name: UnsafeRawBufferPointer, of container: Int16) -> Int16? {

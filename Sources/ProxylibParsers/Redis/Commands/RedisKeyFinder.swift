@@ -13,8 +13,8 @@ enum RedisKeyFinder {
     }
 
     static func findKeys(_ ref: RedisCommandRef, role: RedisCommandRole, in arguments: RedisArguments,
-                         into keys: inout [Int32]) -> Outcome {
-        keys.removeAll(keepingCapacity: true)
+                         into keys: inout ReusedList<Int32>) -> Outcome {
+        keys.removeAll()
         let spec = ref.spec
         var outcome = Outcome.complete
         let start = Int(spec.keySpecStart)
@@ -44,7 +44,7 @@ enum RedisKeyFinder {
 
     /// One key spec, as redis's `getKeysUsingKeySpecs` applies it.
     private static func apply(_ spec: RedisKeySpec, role: RedisCommandRole, arguments: RedisArguments,
-                              into keys: inout [Int32]) -> Outcome {
+                              into keys: inout ReusedList<Int32>) -> Outcome {
         let argc = arguments.count
         var first: Int
         switch spec.search {
@@ -110,7 +110,7 @@ enum RedisKeyFinder {
 
     /// SORT key [BY pattern] [LIMIT offset count] [GET pattern …] [ASC|DESC] [ALPHA] [STORE destination]:
     /// STORE names a key; a BY or GET pattern with `*` makes SORT read keys named by the data (incomplete).
-    private static func sortKeys(_ arguments: RedisArguments, allowStore: Bool, into keys: inout [Int32]) -> Outcome {
+    private static func sortKeys(_ arguments: RedisArguments, allowStore: Bool, into keys: inout ReusedList<Int32>) -> Outcome {
         var index = 2
         var outcome = Outcome.complete
         // Redis writes only the last STORE destination given (and its key finder lists only that one).
@@ -139,7 +139,7 @@ enum RedisKeyFinder {
     }
 
     /// Every argument after a STORE or STOREDIST keyword (beyond the key, center and radius).
-    private static func geoRadiusDestinations(_ arguments: RedisArguments, into keys: inout [Int32]) -> Outcome {
+    private static func geoRadiusDestinations(_ arguments: RedisArguments, into keys: inout ReusedList<Int32>) -> Outcome {
         var index = 2
         while index + 1 < arguments.count {
             guard arguments.withArgument(index, { _ in true }) != nil else { return .needMore }
@@ -155,8 +155,8 @@ enum RedisKeyFinder {
 
     /// MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw] [KEYS key …]: the keys
     /// follow KEYS (the key argument then empty), else the key argument is the one key.
-    private static func migrateKeys(_ arguments: RedisArguments, into keys: inout [Int32]) -> Outcome {
-        keys.removeAll(keepingCapacity: true)
+    private static func migrateKeys(_ arguments: RedisArguments, into keys: inout ReusedList<Int32>) -> Outcome {
+        keys.removeAll()
         var index = 6
         while index < arguments.count {
             guard arguments.withArgument(index, { _ in true }) != nil else { return .needMore }
@@ -184,8 +184,8 @@ enum RedisKeyFinder {
 
     /// The channels a command publishes or subscribes to (PSUBSCRIBE: patterns). Unsubscribing names no
     /// channel a policy restricts.
-    static func findChannels(role: RedisCommandRole, in arguments: RedisArguments, into channels: inout [Int32]) {
-        channels.removeAll(keepingCapacity: true)
+    static func findChannels(role: RedisCommandRole, in arguments: RedisArguments, into channels: inout ReusedList<Int32>) {
+        channels.removeAll()
         switch role {
         case .publish, .spublish:
             if arguments.count > 1 { channels.append(1) }

@@ -14,9 +14,9 @@ final class RedisRequestFacts {
     var command: RedisCommandRef?
     var role = RedisCommandRole.plain
     var categories = RedisACLCategories()
-    var keys: [Int32] = []
+    var keys = ReusedList<Int32>(capacity: 8)
     var keysComplete = true
-    var channels: [Int32] = []
+    var channels = ReusedList<Int32>(capacity: 4)
     var channelsArePatterns = false
     /// The database the command runs in (SELECT: the one it selects).
     var db: Int64 = 0
@@ -24,11 +24,6 @@ final class RedisRequestFacts {
     var otherDB: Int64?
     /// The command reaches every database (FLUSHALL).
     var allDatabases = false
-
-    init() {
-        keys.reserveCapacity(8)
-        channels.reserveCapacity(4)
-    }
 
     var hasChannels: Bool { role == .publish || role == .spublish || role.isSubscribe }
 
@@ -41,12 +36,9 @@ final class RedisRequestFacts {
         all(channels, body)
     }
 
-    private func all(_ positions: [Int32], _ body: (UnsafeRawBufferPointer) -> Bool) -> Bool {
-        for position in positions {
-            // An argument that is not there fails the check (the parser reads keys before deciding).
-            guard arguments.withArgument(Int(position), body) == true else { return false }
-        }
-        return true
+    private func all(_ positions: ReusedList<Int32>, _ body: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        // An argument that is not there fails the check (the parser reads keys before deciding).
+        positions.allSatisfy { arguments.withArgument(Int($0), body) == true }
     }
 
     /// Whether the command name (argument 0) equals `lowercased` ignoring ASCII case.

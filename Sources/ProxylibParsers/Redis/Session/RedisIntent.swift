@@ -17,13 +17,38 @@ struct RedisIntent: OrderedIntent {
     var selects: RedisSelection?
     let denial: RedisDenial
     /// The name of a command the table does not know, for its Response log entry (kept only when logging).
-    var unknownName: LogText?
+    var unknownName = RedisLoggedName()
 
     init(_ verdict: IntentVerdict, command: RedisCommandRef?, role: RedisCommandRole, denial: RedisDenial = .noPermission) {
         self.verdict = verdict
         self.command = command
         self.role = role
         self.denial = denial
+    }
+}
+
+/// Up to 32 bytes of a name, held in place so that an intent stays plain data (copied without reference
+/// counting on every look at the queue).
+struct RedisLoggedName {
+    private var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    private var count: UInt8 = 0
+
+    init() {}
+
+    init(_ name: UnsafeRawBufferPointer) {
+        let kept = min(name.count, 32)
+        withUnsafeMutableBytes(of: &bytes) { target in
+            if let base = target.baseAddress, let source = name.baseAddress, kept > 0 {
+                base.copyMemory(from: source, byteCount: kept)
+            }
+        }
+        count = UInt8(kept)
+    }
+
+    var logText: LogText {
+        var copy = bytes
+        let length = Int(count)
+        return withUnsafeBytes(of: &copy) { LogText(decoding: UnsafeRawBufferPointer(rebasing: $0[..<length])) }
     }
 }
 

@@ -7,8 +7,8 @@ import ProxylibCore
 /// The view of the input is valid during one `onData` call only; `attach` replaces it for each request.
 final class RedisArguments {
     private(set) var count = 0
-    private var starts: [Int] = []
-    private var lengths: [Int] = []
+    private var starts = ReusedList<Int>(capacity: 16)
+    private var lengths = ReusedList<Int>(capacity: 16)
     private var isInline = false
     private var input = InputView.empty
     /// The unescaped arguments of an inline command, back to back.
@@ -16,8 +16,6 @@ final class RedisArguments {
     private var scratch: [UInt8] = []
 
     init() {
-        starts.reserveCapacity(16)
-        lengths.reserveCapacity(16)
         inlineBytes.reserveCapacity(128)
         scratch.reserveCapacity(128)
     }
@@ -26,16 +24,16 @@ final class RedisArguments {
         self.input = input
         isInline = false
         count = 0
-        starts.removeAll(keepingCapacity: true)
-        lengths.removeAll(keepingCapacity: true)
+        starts.removeAll()
+        lengths.removeAll()
     }
 
     func startInline() {
         input = .empty
         isInline = true
         count = 0
-        starts.removeAll(keepingCapacity: true)
-        lengths.removeAll(keepingCapacity: true)
+        starts.removeAll()
+        lengths.removeAll()
         inlineBytes.removeAll(keepingCapacity: true)
     }
 
@@ -51,15 +49,13 @@ final class RedisArguments {
     }
 
     func length(of index: Int) -> Int? {
-        guard index >= 0, index < count else { return nil }
-        return lengths[index]
+        lengths.element(at: index)
     }
 
     /// Calls `body` with argument `index`'s bytes; nil when there is no such argument or its bytes have not
     /// arrived yet. `body` must not call back into this object.
     func withArgument<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
-        guard index >= 0, index < count else { return nil }
-        let start = starts[index], length = lengths[index]
+        guard let start = starts.element(at: index), let length = lengths.element(at: index) else { return nil }
         if isInline {
             return inlineBytes.withUnsafeBytes { all in
                 body(UnsafeRawBufferPointer(rebasing: all[start..<(start + length)]))
