@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -127,6 +128,20 @@ def test_r2d2_through_the_host_with_access_log(workdir, processes):
     assert [e["entry_type"] for e in entries] == ["Request", "Denied", "Request"]
     assert entries[1]["generic_l7"] == {"proto": "r2d2", "fields": {"cmd": "READ", "file": "/private/override-codes"}}
     assert entries[1]["destination_address"] == f"127.0.0.1:{droid_port}" and entries[1]["is_ingress"] is True
+
+
+def test_no_access_log_still_enforces_and_prints_nothing(workdir, processes):
+    droid_port = free_port()
+    start_droid(workdir, processes, droid_port)
+    policy = os.path.join(workdir, "policy.yaml")
+    write(policy, POLICY.format(port=droid_port))
+    host, port = start_host(workdir, processes, droid_port, policy, extra=["--no-access-log"])
+    client = R2D2Client(port)
+    assert client.ask("READ /public/plans.txt") == "OK deathstar plans v1 (public copy)"
+    assert client.ask("READ /private/override-codes") == "ERROR"
+    client.close()
+    time.sleep(0.3)
+    assert host.out == ""
 
 
 def test_policy_file_edited_while_a_client_is_connected(workdir, processes):
