@@ -140,7 +140,8 @@ extension RedisParser {
             if let selected = facts.arguments.integer(at: 1), selected >= 0 { intent.selects = select(selected) }
         case .reset:
             resetRequestState()
-        case .clientReply:
+        case .clientReply where facts.arguments.count == 3:
+            // (Any other count is an arity error: redis changes nothing and answers it.)
             if facts.arguments.argument(2, equalsIgnoringCase: "off") {
                 replyMode = .off
                 return .pass(length)
