@@ -150,10 +150,13 @@ extension RedisParser {
                 if replyMode == .on { replyMode = .skipNext }
                 return .pass(length)
             }
-            if facts.arguments.argument(2, equalsIgnoringCase: "on") { replyMode = .on }
-            // ON is answered even when replies were off.
-            replies.append(intent)
-            return .pass(length)
+            if facts.arguments.argument(2, equalsIgnoringCase: "on") {
+                // ON is answered even when replies were off.
+                replyMode = .on
+                replies.append(intent)
+                return .pass(length)
+            }
+            // Any other word is an error reply, sent only if replies are on.
         case .subscribe, .psubscribe, .ssubscribe, .unsubscribe, .punsubscribe, .sunsubscribe:
             let channels = facts.arguments.count - 1
             if channels > 0 {
