@@ -51,6 +51,7 @@ public enum DatapathFuzzTarget {
         Profile(parser: "memcache", oracle: MemcacheOracle(), hasPolicy: true),
         Profile(parser: "cassandra", oracle: CassandraOracle(), hasPolicy: true),
         Profile(parser: "kafka", oracle: KafkaOracle(), hasPolicy: true, warmUp: KafkaSeeds.warmUp),
+        Profile(parser: "redis", oracle: RedisOracle(), hasPolicy: true, warmUp: RedisSeeds.warmUp),
     ]
 
     public static let targets: [FuzzTarget] = profiles.map { profile in
