@@ -53,8 +53,9 @@ struct RedisOracle: RequestOracle {
         /// An EXEC answered `*-1` (RESP2's null: a WATCHed key changed, nothing ran) is taken as a success: the
         /// database a SELECT queued in the transaction is kept.
         var execNullArrayKeepsSelect = false
-        /// A denial while no reply is owed is written at once, even into the middle of a reply that answers no
-        /// request (an unsolicited aggregate, a push) still passing.
+        /// A denial while no reply is owed is written at once, even while a reply that answers no request (an
+        /// unsolicited aggregate, a push) is on its way: into its middle when part of it has passed, or (when the
+        /// denial does not fit the inject buffer at once) its head before the reply and its rest after it.
         var denialInsideUnsolicitedReply = false
         /// CLIENT REPLY with another word than ON/OFF/SKIP, or with more or fewer arguments (redis answers an
         /// error, silently when replies are off or skipped), read as the parser reads it: OFF/SKIP/ON by its
@@ -214,8 +215,22 @@ struct RedisReplay {
     private var clientAt = 0
     private var forwarded: [UInt8] = []
     private var forwardedAt = 0
-    /// The request decided before its last bytes arrived: how many are still to come, and whether it passed.
-    private var tail: (remaining: Int, passed: Bool)?
+    /// A request decided before its last bytes arrived.
+    private struct Tail {
+        /// Its bytes still to come.
+        var remaining: Int
+        /// Whether it passed; nil: the oracle cannot tell yet (it may still pass whole once in).
+        var passed: Bool?
+        var start: Int
+        var length: Int
+    }
+    private var tail: Tail?
+    /// Why the parser may fail the connection although the oracle read no malformed request: a CRLF that arrived
+    /// after its request was decided is not CRLF (a parser that waited for it refuses it, one that decided
+    /// without it passes or drops it unread, as redis skips it unread).
+    private var mayFail: String?
+    /// A denied request waits for its CRLF: the parser may have dropped it, or drop it when the CRLF is in.
+    private var denialMayWait = false
     /// No more requests are read (after malformed input or an undecidable one).
     private var requestsStopped = false
     private var malformedRequest: String?
@@ -335,13 +350,24 @@ struct RedisReplay {
     private mutating func readRequests() throws(FuzzViolation) {
         if var pending = tail {
             let n = min(pending.remaining, client.count - clientAt)
-            if pending.passed {
+            let end = pending.start + pending.length
+            checkLateCRLF(end: end)
+            switch pending.passed {
+            case true?:
                 try expectForwarded(client[clientAt..<(clientAt + n)], "the rest of a request that passed")
+            case false?:
+                break
+            case nil:
+                // It may pass whole once it is in (a parser that waited for it).
+                if n == pending.remaining && forwardedStarts(with: client[pending.start..<end]) {
+                    forwardedAt += pending.length
+                }
             }
             clientAt += n
             pending.remaining -= n
             tail = pending.remaining > 0 ? pending : nil
             if tail != nil { return }
+            denialMayWait = false
         }
         while !requestsStopped {
             switch RedisWire.readRequest(client, at: clientAt) {
@@ -362,7 +388,9 @@ struct RedisReplay {
                     // The parser may decide now (when it is called with the data in) or wait for the CRLF (when
                     // an earlier MORE asked for it): a pass shows; a drop may be either.
                     let available = client.count - clientAt
-                    if forwardedStarts(with: client[clientAt..<(clientAt + available)]) {
+                    checkLateCRLF(end: clientAt + command.length)
+                    if forwardedStarts(with: client[clientAt..<(clientAt + available)]) || isAbortedExec(command)
+                        && forwardedStarts(with: RedisOracle.discardProbe[...]) {
                         try decide(command, available: available)
                         return
                     }
@@ -370,11 +398,17 @@ struct RedisReplay {
                     case .allowed:
                         return
                     case .denied:
+                        // Dropped now or when the CRLF is in: its denial has the same place either way, unless a
+                        // reply that answers no request comes in between.
                         try decide(command, available: available)
+                        denialMayWait = true
                         return
                     case .uncertain, .unreadable:
                         goLoose("a request whose CRLF is still to come, neither certainly allowed nor denied, did not pass")
                         denialsLost = true
+                        let start = clientAt
+                        clientAt += available
+                        tail = Tail(remaining: command.length - available, passed: nil, start: start, length: command.length)
                         return
                     }
                 case .dataPending(let length):
@@ -394,6 +428,17 @@ struct RedisReplay {
         }
     }
 
+    /// The CRLF ending at `end`, as far as it is in: when it is not CRLF, a parser that waited for it fails.
+    private mutating func checkLateCRLF(end: Int) {
+        var index = max(end - 2, 0)
+        while index < min(end, client.count) {
+            if client[index] != (index == end - 2 ? RedisWire.cr : RedisWire.lf) {
+                mayFail = "a request's CRLF arrived after its decision and is not CRLF"
+            }
+            index += 1
+        }
+    }
+
     private func verdictOf(_ command: RedisWire.Command) -> RedisOracle.Verdict {
         let name = RedisOracle.lower((command.arguments.first ?? nil) ?? [])
         return RedisOracle.verdict(command.arguments, databases: decisionDatabases(name, command.arguments), remote: remote)
@@ -409,6 +454,11 @@ struct RedisReplay {
         return databases
     }
 
+    private func isAbortedExec(_ command: RedisWire.Command) -> Bool {
+        transaction?.aborted == true && RedisOracle.lower((command.arguments.first ?? nil) ?? []) == RedisOracle.word("exec")
+            && verdictOf(command) != .denied
+    }
+
     private mutating func decide(_ command: RedisWire.Command, available: Int) throws(FuzzViolation) {
         let arguments = command.arguments
         let name = RedisOracle.lower((arguments.first ?? nil) ?? [])
@@ -420,7 +470,8 @@ struct RedisReplay {
             if forwardedStarts(with: RedisOracle.discardProbe[...]) {
                 forwardedAt += RedisOracle.discardProbe.count
                 self.transaction = nil
-                tail = available < command.length ? (command.length - available, false) : nil
+                tail = available < command.length
+                    ? Tail(remaining: command.length - available, passed: false, start: clientAt, length: command.length) : nil
                 if loose == nil { owed.append(.probe) }
                 denials.append([RedisOracle.execAbort])
                 return
@@ -428,7 +479,8 @@ struct RedisReplay {
             throw fail("the EXEC of a transaction that lost a denied command was not replaced by DISCARD: \(ByteText.show(bytes)), the server got \(ByteText.show(forwarded[forwardedAt...]))")
         }
         let passed = forwardedStarts(with: bytes)
-        tail = available < command.length ? (command.length - available, passed) : nil
+        tail = available < command.length
+            ? Tail(remaining: command.length - available, passed: passed, start: clientAt, length: command.length) : nil
         if passed {
             switch verdict {
             case .denied:
@@ -557,14 +609,19 @@ struct RedisReplay {
         let texts = RedisOracle.denialTexts(command.arguments)
         denials.append(texts)
         guard loose == nil else { return }
-        if tolerances.denialInsideUnsolicitedReply, case .unsolicited? = current, owed.isEmpty,
-           let last = expected.indices.last, case .server(let start, nil) = expected[last] {
-            // Written at once, where the unsolicited reply has got to.
-            let split = max(framer.at, start)
-            expected[last] = .server(start: start, end: split)
-            expected.append(.text(texts))
-            expected.append(.server(start: split, end: nil))
-            return
+        if case .unsolicited? = current, owed.isEmpty, let last = expected.indices.last,
+           case .server(let start, nil) = expected[last] {
+            if tolerances.denialInsideUnsolicitedReply {
+                // Where the parser puts it depends on the inject buffer's size, which the oracle does not know.
+                goLoose("a denial while a reply that answers no request is on its way (tolerated)")
+                return
+            }
+            // No reply is owed: the denial is written at once; before the reply that answers nobody when none of
+            // it has passed yet, that is a clean place. Anywhere else (inside that reply) is a violation.
+            if framer.at <= start {
+                expected.insert(.text(texts), at: last)
+                return
+            }
         }
         owed.append(.denial(texts))
         drain()
@@ -598,10 +655,21 @@ struct RedisReplay {
     /// from the verdicts.
     private func failureReason() -> String? {
         if let malformedRequest { return malformedRequest }
+        if let mayFail { return mayFail }
         if let malformedReply { return malformedReply }
         if requestsStopped { return "an undecidable request" }
         var at = clientAt
-        if let tail { at += tail.remaining }
+        if let tail {
+            let end = tail.start + tail.length
+            var index = max(clientAt, end - 2)
+            while index < min(end, client.count) {
+                if client[index] != (index == end - 2 ? RedisWire.cr : RedisWire.lf) {
+                    return "a request's CRLF arrived after its decision and is not CRLF"
+                }
+                index += 1
+            }
+            at += tail.remaining
+        }
         var transaction = self.transaction
         while at < client.count {
             switch RedisWire.readRequest(client, at: at) {
@@ -646,12 +714,14 @@ struct RedisReplay {
             case .began(let at, let type):
                 replyType = type
                 if type == UInt8(ascii: ">") { goLoose("a RESP3 push") }
+                if denialMayWait { goLoose("a reply began while a denied request waited for its CRLF") }
                 if loose == nil { beginReply(at) }
             case .completed(let end, let null, let decorated):
                 if loose == nil { completeReply(end, null: null, decorated: decorated) }
             case .malformed(_, let why):
                 malformedReply = why
-                malformedNow = true
+                // (A push's head is read before it is framed: a malformed push may wait for more bytes.)
+                malformedNow = loose == nil
                 goLoose("a malformed reply")
             }
         }
@@ -661,7 +731,7 @@ struct RedisReplay {
             }
             return
         }
-        if wasFollowing && malformedNow {
+        if malformedNow {
             throw fail("a malformed reply (\(malformedReply ?? "")) did not fail the connection: \(ByteText.show(event.input[...]))")
         }
     }

@@ -32,6 +32,22 @@ import Testing
         #expect(replayed > 0, "no committed inputs for \(name)")
     }
 
+    /// The redis parser findings (`regressions/datapath-redis/parser-*`) replay clean only because the fuzz profile
+    /// tolerates them (`RedisOracle.Tolerances`); without the tolerances each must still break an invariant. When
+    /// one no longer does, the parser was fixed: turn its tolerance off in `DatapathFuzzTarget.profiles`.
+    @Test func redisParserFindingsBreakTheOracleWithoutTolerances() throws {
+        let strict = DatapathFuzzTarget.Profile(parser: "redis", oracle: RedisOracle(), hasPolicy: true, warmUp: RedisSeeds.warmUp)
+        let folder = "\(Self.fuzzRoot)/regressions/datapath-redis"
+        let findings = FuzzSeeds.fixtureNames(in: folder, suffix: "").filter { $0.hasPrefix("parser-") }
+        #expect(!findings.isEmpty)
+        for file in findings {
+            let bytes = try #require(FuzzSeeds.read("\(folder)/\(file)"))
+            #expect(throws: FuzzViolation.self, "\(file): the parser no longer shows this finding; turn its tolerance off") {
+                try bytes.withUnsafeBytes { try DatapathDriver.shared.run(strict, $0) }
+            }
+        }
+    }
+
     @Test func everyTargetHasADictionaryOrSaysWhyNot() {
         for target in FuzzTargets.all {
             let dictionary = "\(Self.fuzzRoot)/dict/\(target.name).dict"
@@ -401,6 +417,18 @@ import Testing
                                       .server(rest, toClient: rest)]
         #expect(throws: FuzzViolation.self) { try redis(midReply) }
         #expect(throws: Never.self) { try redis(midReply, tolerances: RedisOracle.Tolerances(denialInsideUnsolicitedReply: true)) }
+        // … or split around it (a small inject buffer): its head before the reply, its rest after.
+        let line = Self.bytes("+Oy"), lineEnd = Self.bytes("y\r\n")
+        let split: [RedisWrite] = [.server(line, toClient: []), .client(getB, forwarded: [], toClient: Array(noperm.prefix(16))),
+                                   .server(lineEnd, toClient: line + lineEnd + Array(noperm.dropFirst(16)),
+                                           injected: Array(noperm.dropFirst(16)))]
+        #expect(throws: FuzzViolation.self) { try redis(split) }
+        #expect(throws: Never.self) { try redis(split, tolerances: RedisOracle.Tolerances(denialInsideUnsolicitedReply: true)) }
+        // A denial before a reply that answers no request, none of which has passed, is in a clean place.
+        #expect(throws: Never.self) {
+            try redis([.server(line, toClient: []), .client(getB, forwarded: [], toClient: noperm),
+                       .server(lineEnd, toClient: line + lineEnd)])
+        }
         // A reply altered on its way; a reply the client never got while the next one came.
         #expect(throws: FuzzViolation.self) {
             try redis([.client(getA, forwarded: getA), .server(value, toClient: Array(value.dropLast()) + [0x21])])
