@@ -766,10 +766,10 @@ struct RedisReplay {
         }
         switch current {
         case .reply(let selection)?:
-            owed.removeFirst()
+            owed = Array(owed.dropFirst())
             if let selection { replied(selection, null: null, decorated: decorated) }
         case .probe?:
-            owed.removeFirst()
+            owed = Array(owed.dropFirst())
             expected.append(.text([RedisOracle.execAbort]))
         case .unsolicited?, nil:
             break
