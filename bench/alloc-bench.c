@@ -156,7 +156,7 @@ typedef struct conv_traffic {
      queues a denial behind the replies still due (injected from the reply direction when pipelined), cassandra
      answers at once (stream ids match answers to requests), so only the pass's total is checked. */
   size_t inject;
-  uint8_t storage[65536];
+  uint8_t storage[1 << 18];
 } conv_traffic;
 
 /* The cycle of `w` as onIo payloads: each request then its reply, or (pipelined) 64 requests in one payload and
@@ -204,7 +204,8 @@ static void conv_build(const workload *w, int pipelined, conv_traffic *t) {
   replies.pass = replies.len;
   t->units[0] = requests;
   t->units[1] = replies;
-  t->n_units = 2;
+  /* A workload whose every request is denied has no replies to send. */
+  t->n_units = replies.len > 0 ? 2 : 1;
 }
 
 /* Feeds one payload to OnData until the library has passed or dropped all of it; checks the byte counts and

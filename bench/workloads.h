@@ -59,10 +59,12 @@ static inline int request_entries(const request *r) {
 static inline size_t reply_len(const request *r) {
   return r->reply == NULL ? 0 : r->reply_len ? r->reply_len : strlen(r->reply);
 }
+/* A request/reply protocol: the server answers some request, or the library answers denials (a redis workload
+   whose every request is denied has no server reply, and its client must still get every denial). */
 static inline int workload_has_replies(const workload *w) {
   for (int i = 0; i < MAX_CYCLE && w->cycle[i].bytes != NULL; i++)
     if (w->cycle[i].reply != NULL) return 1;
-  return 0;
+  return w->denial != NULL && w->denial_len > 0;
 }
 
 /* memcache binary protocol: the denial (status 0x0008, body "access denied"); bytes 1 and 12-15 carry the
@@ -73,6 +75,13 @@ static inline int workload_has_replies(const workload *w) {
    "Request Unauthorized"), with the request's version and stream id: the same 35 bytes from ours and the Go
    parser; only the length is compared. */
 #define CASS_DENIAL_LEN (9 + 4 + 2 + 20)
+
+/* redis: a GET or SET of a 9-byte key as a multibulk request, a 16-byte bulk string reply, and the denial (the
+   parser answers a denied GET in its reply's place). */
+#define REDIS_GET(key) "*2\r\n$3\r\nGET\r\n$9\r\n" key "\r\n"
+#define REDIS_SET(key, value) "*3\r\n$3\r\nSET\r\n$9\r\n" key "\r\n$16\r\n" value "\r\n"
+#define REDIS_VALUE(value) "$16\r\n" value "\r\n"
+#define REDIS_DENIAL "-NOPERM the network policy does not allow 'get'\r\n"
 
 /* A cycle entry: allowed (no reply modelled), denied, or allowed and answered with `reply` by the server. */
 #define ALLOW(bytes) {bytes, 1, NULL, 0, 0, 0}
@@ -143,6 +152,29 @@ static workload workloads[] = {
     {"kafka produce v9", "kafka", 1, "1.1.1.1:9092", "1.1.1.1", {DENY(NULL)}, NULL, "", 0, NO_SETUP},
     {"kafka fetch v4", "kafka", 1, "1.1.1.1:9092", "1.1.1.1", {DENY(NULL)}, NULL, "", 0, NO_SETUP},
     {"kafka fetch v12", "kafka", 1, "1.1.1.1:9092", "1.1.1.1", {DENY(NULL)}, NULL, "", 0, NO_SETUP},
+    /* redis (multibulk requests, as clients send them) against the port-6379 rules (get and set of keys under
+       "user:"): GET answered by a 16-byte bulk string, SET of a 16-byte value answered +OK; the 1k rows the same with
+       1 KiB values (filled in by redis_init); `redis denied`: GETs of keys outside "user:", every one dropped and
+       answered -NOPERM by the library (no reply from the server). Keys are 9 bytes: an access-log entry keeps keys
+       up to 32 bytes without allocating. */
+    {"redis get", "redis", 1, "1.1.1.1:6379", "1.1.1.1",
+     {ASK(REDIS_GET("user:1001"), REDIS_VALUE("alice@example.co")), ASK(REDIS_GET("user:1002"), REDIS_VALUE("bob@example.com.")),
+      ASK(REDIS_GET("user:1003"), REDIS_VALUE("carol@example.co")), ASK(REDIS_GET("user:1004"), REDIS_VALUE("dave@example.com")),
+      ASK(REDIS_GET("user:1005"), REDIS_VALUE("erin@example.com")), ASK(REDIS_GET("user:1006"), REDIS_VALUE("frank@example.co")),
+      ASK(REDIS_GET("user:1007"), REDIS_VALUE("grace@example.co")), ASK(REDIS_GET("user:1008"), REDIS_VALUE("heidi@example.co"))},
+     NULL, REDIS_DENIAL, sizeof REDIS_DENIAL - 1, NO_SETUP},
+    {"redis set", "redis", 1, "1.1.1.1:6379", "1.1.1.1",
+     {ASK(REDIS_SET("user:1001", "alice@example.co"), "+OK\r\n"), ASK(REDIS_SET("user:1002", "bob@example.com."), "+OK\r\n"),
+      ASK(REDIS_SET("user:1003", "carol@example.co"), "+OK\r\n"), ASK(REDIS_SET("user:1004", "dave@example.com"), "+OK\r\n"),
+      ASK(REDIS_SET("user:1005", "erin@example.com"), "+OK\r\n"), ASK(REDIS_SET("user:1006", "frank@example.co"), "+OK\r\n"),
+      ASK(REDIS_SET("user:1007", "grace@example.co"), "+OK\r\n"), ASK(REDIS_SET("user:1008", "heidi@example.co"), "+OK\r\n")},
+     NULL, REDIS_DENIAL, sizeof REDIS_DENIAL - 1, NO_SETUP},
+    {"redis 1k get", "redis", 1, "1.1.1.1:6379", "1.1.1.1", {DENY(NULL)}, NULL, REDIS_DENIAL, sizeof REDIS_DENIAL - 1, NO_SETUP},
+    {"redis 1k set", "redis", 1, "1.1.1.1:6379", "1.1.1.1", {DENY(NULL)}, NULL, REDIS_DENIAL, sizeof REDIS_DENIAL - 1, NO_SETUP},
+    {"redis denied", "redis", 1, "1.1.1.1:6379", "1.1.1.1",
+     {DENY(REDIS_GET("admin:001")), DENY(REDIS_GET("admin:002")), DENY(REDIS_GET("admin:003")), DENY(REDIS_GET("admin:004")),
+      DENY(REDIS_GET("admin:005")), DENY(REDIS_GET("admin:006")), DENY(REDIS_GET("admin:007")), DENY(REDIS_GET("admin:008"))},
+     NULL, REDIS_DENIAL, sizeof REDIS_DENIAL - 1, NO_SETUP},
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 /* The line-protocol workloads (r2d2, headerparser): the memchr comparison, the worker-thread rows and the idle
@@ -750,11 +782,45 @@ static void kafka_init(void) {
   }
 }
 
-/* Builds the workloads' binary messages (memcache binary packets, cassandra frames, kafka frames). */
+/* ---- redis with 1 KiB values ------------------------------------------------------------------------------ */
+
+/* `redis 1k get` and `redis 1k set`: the GET/SET conversation of the 16-byte rows with values of 1024 bytes. */
+static void redis_init(void) {
+  static char storage[MAX_CYCLE][1100];
+  static char value[1025];
+  for (int i = 0; i < 1024; i++) value[i] = (char)('a' + i % 26);
+  value[1024] = 0;
+  for (size_t k = 0; k < N_WORKLOADS; k++) {
+    workload *wl = &workloads[k];
+    int set = strcmp(wl->name, "redis 1k set") == 0;
+    if ((!set && strcmp(wl->name, "redis 1k get") != 0) || wl->cycle[0].bytes != NULL) continue;
+    for (int i = 0; i < MAX_CYCLE; i++) {
+      request *r = &wl->cycle[i];
+      char key[16];
+      snprintf(key, sizeof key, "user:%04d", 1001 + i);
+      r->allowed = 1;
+      if (set) {
+        snprintf(storage[i], sizeof storage[i], "*3\r\n$3\r\nSET\r\n$9\r\n%s\r\n$1024\r\n%s\r\n", key, value);
+        r->bytes = storage[i];
+        r->reply = "+OK\r\n";
+      } else {
+        static char get[MAX_CYCLE][40];
+        snprintf(get[i], sizeof get[i], "*2\r\n$3\r\nGET\r\n$9\r\n%s\r\n", key);
+        snprintf(storage[i], sizeof storage[i], "$1024\r\n%s\r\n", value);
+        r->bytes = get[i];
+        r->reply = storage[i];
+      }
+    }
+  }
+}
+
+/* Builds the workloads' binary messages (memcache binary packets, cassandra frames, kafka frames) and long values
+   (redis). */
 static void workloads_init(void) {
   mc_binary_init();
   cassandra_init();
   kafka_init();
+  redis_init();
 }
 
 #endif

@@ -102,6 +102,8 @@ public enum FuzzSeeds {
             return CassandraSeeds.scripts()
         case "kafka":
             return KafkaSeeds.scripts()
+        case "redis":
+            return RedisSeeds.scripts()
         case "test.headerparser":
             return [
                 script([.client("allow this\nbeer at the end\n")]),

@@ -32,6 +32,22 @@ import Testing
         #expect(replayed > 0, "no committed inputs for \(name)")
     }
 
+    /// The redis parser findings (`regressions/datapath-redis/parser-*`) replay clean only because the fuzz profile
+    /// tolerates them (`RedisOracle.Tolerances`); without the tolerances each must still break an invariant. When
+    /// one no longer does, the parser was fixed: turn its tolerance off in `DatapathFuzzTarget.profiles`.
+    @Test func redisParserFindingsBreakTheOracleWithoutTolerances() throws {
+        let strict = DatapathFuzzTarget.Profile(parser: "redis", oracle: RedisOracle(), hasPolicy: true, warmUp: RedisSeeds.warmUp)
+        let folder = "\(Self.fuzzRoot)/regressions/datapath-redis"
+        let findings = FuzzSeeds.fixtureNames(in: folder, suffix: "").filter { $0.hasPrefix("parser-") }
+        #expect(!findings.isEmpty)
+        for file in findings {
+            let bytes = try #require(FuzzSeeds.read("\(folder)/\(file)"))
+            #expect(throws: FuzzViolation.self, "\(file): the parser no longer shows this finding; turn its tolerance off") {
+                try bytes.withUnsafeBytes { try DatapathDriver.shared.run(strict, $0) }
+            }
+        }
+    }
+
     @Test func everyTargetHasADictionaryOrSaysWhyNot() {
         for target in FuzzTargets.all {
             let dictionary = "\(Self.fuzzRoot)/dict/\(target.name).dict"
@@ -279,6 +295,162 @@ import Testing
         }
         #expect(throws: FuzzViolation.self) {
             try kafka([.client(allowed, forwarded: allowed), .server(answer, toClient: Array(answer.dropLast()) + [0xFF])])
+        }
+    }
+
+    /// A redis connection of forged writes: client (bytes, what reached the server, what the client got, which
+    /// the library wrote), server (bytes, what reached the client, what the library wrote besides).
+    enum RedisWrite {
+        case client([UInt8], forwarded: [UInt8], toClient: [UInt8] = [], failed: Bool = false)
+        case server([UInt8], toClient: [UInt8], injected: [UInt8] = [], failed: Bool = false)
+    }
+
+    func redis(_ writes: [RedisWrite], remote: UInt32 = 1, tolerances: RedisOracle.Tolerances = .init()) throws {
+        var oracle = RedisOracle()
+        oracle.tolerances = tolerances
+        let events = writes.map { write -> DatapathEvent in
+            switch write {
+            case let .client(bytes, forwarded, delivered, failed):
+                return DatapathEvent(source: .client, input: bytes, endStream: false, toServer: forwarded, toClient: delivered,
+                                     injectedToClient: delivered, injectedToServer: [], failed: failed)
+            case let .server(bytes, delivered, injected, failed):
+                return DatapathEvent(source: .server, input: bytes, endStream: false, toServer: [], toClient: delivered,
+                                     injectedToClient: injected, injectedToServer: [], failed: failed)
+            }
+        }
+        try oracle.checkConnection(ConnectionRecord(events: events, forwarded: [], written: []), remote: remote)
+    }
+
+    typealias RS = RedisSeeds
+
+    static func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+    @Test func redisOracleAcceptsAPolicyAbidingConversation() {
+        let getA = RS.command("GET", "a1"), getB = RS.command("GET", "b"), setA = RS.command("SET", "a2", "v")
+        let noperm = RS.denied("get"), value = Self.bytes("$1\r\nv\r\n"), ok = Self.bytes("+OK\r\n")
+        #expect(throws: Never.self) {
+            // The denial waits for the reply owed before it.
+            try redis([.client(getA + getB + setA, forwarded: getA + setA),
+                       .server(value + ok, toClient: value + noperm + ok, injected: noperm)])
+            try redis([.client(getB, forwarded: [], toClient: noperm)])
+            // Inline, quoted, escaped.
+            let inline = Self.bytes("GET \"a\\x41\" \r\n")
+            try redis([.client(inline, forwarded: inline)])
+            // Remote 7: @read in db 0 (GET b; STRLEN, outside the model), DEL.
+            let seven = getB + RS.command("STRLEN", "b") + RS.command("DEL", "x")
+            try redis([.client(seven, forwarded: seven)], remote: 7)
+            // Databases: GET b in db 1; a failed SELECT is undone.
+            let select1 = RS.command("SELECT", "1"), select99 = RS.command("SELECT", "99")
+            try redis([.client(select1 + getB, forwarded: select1 + getB)])
+            let error = Self.bytes("-ERR DB index is out of range\r\n")
+            try redis([.client(select1, forwarded: select1), .server(ok, toClient: ok),
+                       .client(select99, forwarded: select99), .server(error, toClient: error),
+                       .client(getB, forwarded: getB)])
+            // A transaction that lost a command: DISCARD in place of EXEC, EXECABORT in place of its reply.
+            let multi = RS.command("MULTI"), exec = RS.command("EXEC"), queued = Self.bytes("+QUEUED\r\n")
+            try redis([.client(multi + getA + getB + exec, forwarded: multi + getA + RedisOracle.discardProbe),
+                       .server(ok + queued + ok, toClient: ok + queued + noperm + RedisOracle.execAbort,
+                               injected: noperm + RedisOracle.execAbort)])
+            // CLIENT REPLY OFF: a silent denial.
+            let off = RS.command("CLIENT", "REPLY", "OFF")
+            try redis([.client(off + getB + getA, forwarded: off + getA)])
+            // A malformed request fails the connection.
+            try redis([.client(Self.bytes("*1\r\n$3\r\nGETxx"), forwarded: [], failed: true)])
+            // AUTH from remote 9.
+            let auth = RS.command("AUTH", "pw")
+            try redis([.client(auth + getA, forwarded: auth), .server(ok, toClient: ok + noperm, injected: noperm)], remote: 9)
+        }
+    }
+
+    @Test func redisOracleRejectsForbiddenPassesAndWrongAnswers() {
+        let getA = RS.command("GET", "a1"), getB = RS.command("GET", "b"), noperm = RS.denied("get")
+        let ok = Self.bytes("+OK\r\n"), value = Self.bytes("$1\r\nv\r\n")
+        // Denied requests that reached the server: a key outside the prefix, a secret key, remote 9, DEL from
+        // remote 1, a subscription to another channel, MONITOR in db 3, a command outside the model.
+        for request in [getB, RS.command("GET", "asecret"), RS.command("MGET", "a1", "b"), RS.command("DEL", "a1"),
+                        RS.command("SUBSCRIBE", "news1", "other"), RS.command("SELECT", "3") + RS.command("MONITOR"),
+                        RS.command("STRLEN", "a1"), RS.command("CLIENT", "KILL", "x")] {
+            #expect(throws: FuzzViolation.self) { try redis([.client(request, forwarded: request)]) }
+        }
+        #expect(throws: FuzzViolation.self) { try redis([.client(getA, forwarded: getA)], remote: 9) }
+        #expect(throws: FuzzViolation.self) { try redis([.client(RS.command("SET", "b", "1"), forwarded: RS.command("SET", "b", "1"))], remote: 7) }
+        let select2 = RS.command("SELECT", "2")
+        #expect(throws: FuzzViolation.self) { try redis([.client(select2 + getB, forwarded: select2 + getB)], remote: 7) }
+        // A SELECT its error reply undid; a SELECT in a transaction EXEC answered with an error or null.
+        let select1 = RS.command("SELECT", "1"), error = Self.bytes("-ERR x\r\n")
+        #expect(throws: FuzzViolation.self) {
+            try redis([.client(select1, forwarded: select1), .server(error, toClient: error), .client(getB, forwarded: getB)])
+        }
+        let multi = RS.command("MULTI"), exec = RS.command("EXEC"), queued = Self.bytes("+QUEUED\r\n")
+        for answer in ["-EXECABORT x\r\n", "*-1\r\n", "_\r\n"].map(Self.bytes) {
+            let replies = ok + queued + answer
+            #expect(throws: FuzzViolation.self) {
+                try redis([.client(multi + select1 + exec, forwarded: multi + select1 + exec),
+                           .server(replies, toClient: replies), .client(getB, forwarded: getB)])
+            }
+        }
+        // (While execNullArrayKeepsSelect is tolerated, `*-1` keeps the database.)
+        #expect(throws: Never.self) {
+            let replies = ok + queued + Self.bytes("*-1\r\n")
+            try redis([.client(multi + select1 + exec, forwarded: multi + select1 + exec),
+                       .server(replies, toClient: replies), .client(getB, forwarded: getB)],
+                      tolerances: RedisOracle.Tolerances(execNullArrayKeepsSelect: true))
+        }
+        // An allowed request dropped; half a request passed; a failure on a well-formed request.
+        #expect(throws: FuzzViolation.self) { try redis([.client(getA, forwarded: [], toClient: noperm)]) }
+        #expect(throws: FuzzViolation.self) { try redis([.client(getA, forwarded: Array(getA.prefix(5)))]) }
+        #expect(throws: FuzzViolation.self) { try redis([.client(getA, forwarded: [], failed: true)]) }
+        // The EXEC of a spoilt transaction reached the server as EXEC.
+        #expect(throws: FuzzViolation.self) {
+            try redis([.client(multi + getB + exec, forwarded: multi + exec, toClient: [])])
+        }
+        // Denials: ahead of the reply owed before them, twice, naming another command, for a request that passed.
+        #expect(throws: FuzzViolation.self) {
+            try redis([.client(getA + getB, forwarded: getA, toClient: noperm), .server(value, toClient: value)])
+        }
+        #expect(throws: FuzzViolation.self) { try redis([.client(getB, forwarded: [], toClient: noperm + noperm)]) }
+        #expect(throws: FuzzViolation.self) { try redis([.client(getB, forwarded: [], toClient: RS.denied("set"))]) }
+        #expect(throws: FuzzViolation.self) { try redis([.client(getA, forwarded: getA, toClient: noperm)]) }
+        // A denial written into the middle of a reply no request is owed (tolerated while it is being fixed).
+        let head = Self.bytes("*2\r\n:1\r\n"), rest = Self.bytes(":2\r\n")
+        let midReply: [RedisWrite] = [.server(head, toClient: head), .client(getB, forwarded: [], toClient: noperm),
+                                      .server(rest, toClient: rest)]
+        #expect(throws: FuzzViolation.self) { try redis(midReply) }
+        #expect(throws: Never.self) { try redis(midReply, tolerances: RedisOracle.Tolerances(denialInsideUnsolicitedReply: true)) }
+        // … or split around it (a small inject buffer): its head before the reply, its rest after.
+        let line = Self.bytes("+Oy"), lineEnd = Self.bytes("y\r\n")
+        let split: [RedisWrite] = [.server(line, toClient: []), .client(getB, forwarded: [], toClient: Array(noperm.prefix(16))),
+                                   .server(lineEnd, toClient: line + lineEnd + Array(noperm.dropFirst(16)),
+                                           injected: Array(noperm.dropFirst(16)))]
+        #expect(throws: FuzzViolation.self) { try redis(split) }
+        #expect(throws: Never.self) { try redis(split, tolerances: RedisOracle.Tolerances(denialInsideUnsolicitedReply: true)) }
+        // A denial before a reply that answers no request, none of which has passed, is in a clean place.
+        #expect(throws: Never.self) {
+            try redis([.server(line, toClient: []), .client(getB, forwarded: [], toClient: noperm),
+                       .server(lineEnd, toClient: line + lineEnd)])
+        }
+        // A reply altered on its way; a reply the client never got while the next one came.
+        #expect(throws: FuzzViolation.self) {
+            try redis([.client(getA, forwarded: getA), .server(value, toClient: Array(value.dropLast()) + [0x21])])
+        }
+        #expect(throws: FuzzViolation.self) {
+            try redis([.client(getA + getA, forwarded: getA + getA), .server(value + ok, toClient: ok)])
+        }
+        // A failure on a well-formed reply; a malformed reply passed on.
+        #expect(throws: FuzzViolation.self) {
+            try redis([.client(getA, forwarded: getA), .server(value, toClient: [], failed: true)])
+        }
+        #expect(throws: FuzzViolation.self) {
+            let bad = Self.bytes("$1\r\nvxy")
+            try redis([.client(getA, forwarded: getA), .server(bad, toClient: bad)])
+        }
+        // CLIENT REPLY with a wrong word while replies are off: redis answers nothing, so the next denial is the
+        // next thing the client reads.
+        let off = RS.command("CLIENT", "REPLY", "OFF"), bogus = RS.command("CLIENT", "REPLY", "bogus")
+        let on = RS.command("CLIENT", "REPLY", "ON")
+        #expect(throws: Never.self) {
+            try redis([.client(off + bogus + on + getB, forwarded: off + bogus + on),
+                       .server(ok, toClient: ok + noperm, injected: noperm)])
         }
     }
 
