@@ -51,11 +51,7 @@ public enum DatapathFuzzTarget {
         Profile(parser: "memcache", oracle: MemcacheOracle(), hasPolicy: true),
         Profile(parser: "cassandra", oracle: CassandraOracle(), hasPolicy: true),
         Profile(parser: "kafka", oracle: KafkaOracle(), hasPolicy: true, warmUp: KafkaSeeds.warmUp),
-        // The redis oracle tolerates the parser divergences found by its first runs until the parser is fixed
-        // (RedisOracle.Tolerances; HARDENING.md, datapath-redis).
-        Profile(parser: "redis", oracle: RedisOracle(tolerances: RedisOracle.Tolerances(
-                    execNullArrayKeepsSelect: true, denialInsideUnsolicitedReply: true, clientReplyAsParsed: true)),
-                hasPolicy: true, warmUp: RedisSeeds.warmUp),
+        Profile(parser: "redis", oracle: RedisOracle(), hasPolicy: true, warmUp: RedisSeeds.warmUp),
     ]
 
     public static let targets: [FuzzTarget] = profiles.map { profile in

@@ -186,6 +186,7 @@ struct RedisOracle: RequestOracle {
     static let unnamedDenial = word("-NOPERM the network policy does not allow this command\r\n")
     static let execAbort = word("-EXECABORT Transaction discarded: a queued command was denied by policy\r\n")
     static let discardProbe = word("*1\r\n$7\r\nDISCARD\r\n")
+    static let skipProbe = word("*1\r\n$4\r\nPING\r\n")
 
     /// The texts a denial of `arguments` may have: the command's name for the commands the oracle knows; for
     /// others the name, the name with its subcommand, or none (a command redis does not know).
@@ -495,6 +496,13 @@ struct RedisReplay {
         } else {
             if verdict == .allowed {
                 throw fail("a request the policy allows did not reach the server (databases \(decisionDatabases(name, arguments).sorted())): \(ByteText.show(bytes))")
+            }
+            if replyMode == .skipNext && transaction == nil {
+                // The server owes a skipped reply: a PING takes the denied request's place so the skip falls on it.
+                guard forwardedStarts(with: RedisOracle.skipProbe[...]) else {
+                    throw fail("a request denied under CLIENT REPLY SKIP was not replaced by PING: \(ByteText.show(bytes)), the server got \(ByteText.show(forwarded[forwardedAt...]))")
+                }
+                forwardedAt += RedisOracle.skipProbe.count
             }
             requestDropped(name, command)
         }

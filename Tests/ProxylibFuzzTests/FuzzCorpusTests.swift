@@ -32,22 +32,6 @@ import Testing
         #expect(replayed > 0, "no committed inputs for \(name)")
     }
 
-    /// The redis parser findings (`regressions/datapath-redis/parser-*`) replay clean only because the fuzz profile
-    /// tolerates them (`RedisOracle.Tolerances`); without the tolerances each must still break an invariant. When
-    /// one no longer does, the parser was fixed: turn its tolerance off in `DatapathFuzzTarget.profiles`.
-    @Test func redisParserFindingsBreakTheOracleWithoutTolerances() throws {
-        let strict = DatapathFuzzTarget.Profile(parser: "redis", oracle: RedisOracle(), hasPolicy: true, warmUp: RedisSeeds.warmUp)
-        let folder = "\(Self.fuzzRoot)/regressions/datapath-redis"
-        let findings = FuzzSeeds.fixtureNames(in: folder, suffix: "").filter { $0.hasPrefix("parser-") }
-        #expect(!findings.isEmpty)
-        for file in findings {
-            let bytes = try #require(FuzzSeeds.read("\(folder)/\(file)"))
-            #expect(throws: FuzzViolation.self, "\(file): the parser no longer shows this finding; turn its tolerance off") {
-                try bytes.withUnsafeBytes { try DatapathDriver.shared.run(strict, $0) }
-            }
-        }
-    }
-
     @Test func everyTargetHasADictionaryOrSaysWhyNot() {
         for target in FuzzTargets.all {
             let dictionary = "\(Self.fuzzRoot)/dict/\(target.name).dict"
