@@ -114,6 +114,11 @@ enum RedisWire {
         var at = first
         for index in 0..<Int(count) {
             let length: Int, dataStart: Int
+            // The parser refuses an argument header at its first byte when that is not `$` (redis waits for the
+            // line; either way the request is refused).
+            if at < s.count && s[at] != UInt8(ascii: "$") {
+                return .malformed("argument \(index) header starts with \(s[at])")
+            }
             switch header(s, at: at) {
             case .needMore: return .needMore
             case .malformed: return .malformed("bulk header of argument \(index)")
