@@ -309,6 +309,8 @@ enum RedisWire {
                             return events
                         }
                         let end = next + Int(length) + 2
+                        // The parser passes a bulk under 64 KiB whole (its CRLF checked): until then it has not begun.
+                        if end > s.count && length < 64 << 10 { return events }
                         if end <= s.count && !(s[end - 2] == cr && s[end - 1] == lf) {
                             failed = true
                             events.append(.malformed(at: at, why: "bulk data not followed by CRLF"))
