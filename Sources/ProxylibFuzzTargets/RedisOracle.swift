@@ -186,6 +186,8 @@ struct RedisOracle: RequestOracle {
     static let unnamedDenial = word("-NOPERM the network policy does not allow this command\r\n")
     static let execAbort = word("-EXECABORT Transaction discarded: a queued command was denied by policy\r\n")
     static let discardProbe = word("*1\r\n$7\r\nDISCARD\r\n")
+    static let subscriptionCommands: Set<[UInt8]> = Set(["subscribe", "psubscribe", "ssubscribe", "unsubscribe",
+                                                         "punsubscribe", "sunsubscribe"].map(word))
     static let skipProbe = word("*1\r\n$4\r\nPING\r\n")
 
     /// The texts a denial of `arguments` may have: the command's name for the commands the oracle knows; for
@@ -442,7 +444,13 @@ struct RedisReplay {
 
     private func verdictOf(_ command: RedisWire.Command) -> RedisOracle.Verdict {
         let name = RedisOracle.lower((command.arguments.first ?? nil) ?? [])
-        return RedisOracle.verdict(command.arguments, databases: decisionDatabases(name, command.arguments), remote: remote)
+        return verdict(name, command.arguments, inTransaction: transaction != nil)
+    }
+
+    /// The policy's verdict, and the parser's own refusal of (un)subscribing inside MULTI.
+    private func verdict(_ name: [UInt8], _ arguments: [[UInt8]?], inTransaction: Bool) -> RedisOracle.Verdict {
+        if inTransaction && RedisOracle.subscriptionCommands.contains(name) { return .denied }
+        return RedisOracle.verdict(arguments, databases: decisionDatabases(name, arguments), remote: remote)
     }
 
     /// The databases a request is decided in.
@@ -464,7 +472,7 @@ struct RedisReplay {
         let arguments = command.arguments
         let name = RedisOracle.lower((arguments.first ?? nil) ?? [])
         let bytes = client[clientAt..<(clientAt + available)]
-        let verdict = RedisOracle.verdict(arguments, databases: decisionDatabases(name, arguments), remote: remote)
+        let verdict = self.verdict(name, arguments, inTransaction: transaction != nil)
         defer { clientAt += available }
         // The EXEC of a transaction that lost a command: DISCARD in its place.
         if name == RedisOracle.word("exec"), let transaction, transaction.aborted, verdict != .denied {
@@ -689,8 +697,7 @@ struct RedisReplay {
                 at += length
             case .command(let command):
                 let name = RedisOracle.lower((command.arguments.first ?? nil) ?? [])
-                let verdict = RedisOracle.verdict(command.arguments, databases: decisionDatabases(name, command.arguments),
-                                                  remote: remote)
+                let verdict = self.verdict(name, command.arguments, inTransaction: transaction != nil)
                 if var open = transaction {
                     if name == RedisOracle.word("exec") {
                         if open.aborted || verdict != .allowed { return "an EXEC to be replaced by DISCARD" }
