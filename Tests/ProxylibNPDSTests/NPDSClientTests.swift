@@ -449,9 +449,14 @@ private func stop(_ client: NPDSClient) async -> Duration {
         let log = TransportSessionLog()
         var configuration = fastConfiguration(handshakeTimeout: .seconds(5))
         configuration.firstAttemptWait = .milliseconds(300)
+        let clock = ContinuousClock()
+        let started = clock.now
         let (client, elapsed) = await startClient(path: path, log: log, configuration: configuration)
         #expect(elapsed < .seconds(3), "init returned after its own bound, not the 5 s handshake timeout")
-        #expect(client.status.lastAttemptEnd == nil, "the attempt is still going on in the background")
+        // On a machine too loaded to get here within the handshake timeout, the attempt may have ended already.
+        if clock.now - started < .seconds(4) {
+            #expect(client.status.lastAttemptEnd == nil, "the attempt is still going on in the background")
+        }
         #expect(NPDSClientConfiguration.default.firstAttemptWait <= .seconds(1))
         await stop(client)
         await server.shutdown()
