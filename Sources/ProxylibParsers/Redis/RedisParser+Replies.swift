@@ -15,8 +15,6 @@ extension RedisParser {
         }
         switch framer.advance(input, from: 0) {
         case .needMore(let n):
-            // Nothing of the reply has passed: it is not begun, and a denial may still go before it.
-            if !framer.isInsideReply { currentReply = .none }
             return .more(n)
         case .malformed:
             Diagnostics.debug("redis: connection \(connection.id): malformed reply")
