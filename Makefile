@@ -12,7 +12,11 @@
 #   make demo            proxylib-host + libcilium.so in front of an r2d2 droid, with a policy file
 #   make datapath-demo   drive the library through the C datapath only
 #   make bench-alloc     ns and heap allocations per request through OnData
-#   sudo make install    install to $(DESTDIR)$(PREFIX)/lib/libcilium.so and the headers
+#   make new-parser NAME=foo   a new parser from the scaffold (Tools/new-parser; Documentation/writing-a-parser.md)
+#   make parser-check NAME=foo one parser's unit tests, harness scenarios, fuzz inputs and live try (debug build)
+#   make try-parser NAME=foo   Examples/foo/try.sh: allowed and denied requests through proxylib-host
+#   make scaffold-test   generates a parser into a temporary copy of the tree and runs its parser-check (CI)
+#   sudo make install    install to $(DESTDIR)$(PREFIX)/lib/libcilium.so, the headers and bin/proxylib-host
 #   make uninstall / make clean
 
 PREFIX ?= /usr
@@ -54,7 +58,8 @@ include Proto/Makefile.inc
 -include Tests/Sanitizers/sanitizers.mk
 -include Tests/Stress/stress.mk
 
-.PHONY: all lib deps test hardening-smoke unit-test harness-test artifact-test alloc-test npds-test host-test memcache-test cassandra-test kafka-test redis-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean
+.PHONY: all lib deps test hardening-smoke unit-test harness-test artifact-test alloc-test npds-test host-test memcache-test cassandra-test kafka-test redis-test bench bench-smoke bench-alloc demo datapath-demo install uninstall clean \
+        new-parser parser-check try-parser scaffold-test
 
 all: lib
 
@@ -116,7 +121,7 @@ $(VENV)/ready: Tests/npds/requirements.txt
 	touch $@
 
 test: unit-test harness-test artifact-test alloc-test bench-smoke npds-test host-test memcache-test cassandra-test \
-      kafka-test redis-test hardening-smoke
+      kafka-test redis-test scaffold-test hardening-smoke
 
 # The short versions of the hardening suites (HARDENING.md): each fuzz target for 20 s, the C datapath harness
 # against AddressSanitizer+UBSan and ThreadSanitizer builds of libcilium.so, the stress run and the fault suite
@@ -221,15 +226,44 @@ demo: $(CILIUM_SO) $(HOST)
 datapath-demo: $(CILIUM_SO) $(DEMO)
 	$(DEMO) $(CILIUM_SO)
 
-install: $(CILIUM_SO)
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/proxylib
+# proxylib-host goes beside the library: without --library it loads $(PREFIX)/lib/libcilium.so when no
+# build/libcilium.so is in the working folder.
+install: $(CILIUM_SO) $(HOST)
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/proxylib $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(CILIUM_SO) $(DESTDIR)$(PREFIX)/lib/libcilium.so
 	install -m 0644 Include/libcilium.h Include/types.h $(DESTDIR)$(PREFIX)/include/proxylib/
+	install -m 0755 $(HOST) $(DESTDIR)$(PREFIX)/bin/proxylib-host
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/libcilium.so
+	rm -f $(DESTDIR)$(PREFIX)/lib/libcilium.so $(DESTDIR)$(PREFIX)/bin/proxylib-host
 	rm -f $(DESTDIR)$(PREFIX)/include/proxylib/libcilium.h $(DESTDIR)$(PREFIX)/include/proxylib/types.h
 	-rmdir $(DESTDIR)$(PREFIX)/include/proxylib 2>/dev/null
+
+# A new parser from the scaffold (Tools/new-parser/templates): a working line protocol to edit into yours.
+new-parser:
+	@test -n "$(NAME)" || { echo "usage: make new-parser NAME=foo" >&2; exit 2; }
+	@python3 Tools/new-parser/new_parser.py $(NAME)
+
+# One parser's own checks on a debug build (quicker to rebuild while editing): its Swift test suites
+# (<Name>ParserTests, <Name>OracleTests), the harness scenarios, its fuzz target's committed inputs and its
+# Examples/NAME/try.sh through the debug proxylib-host. `make test` runs all of these for every parser.
+parser-check: $(HARNESS) | deps
+	@test -n "$(NAME)" -a -x Examples/$(NAME)/try.sh || { echo "usage: make parser-check NAME=foo (a parser with Examples/foo/try.sh)" >&2; exit 2; }
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-xctest --filter '$(shell python3 Tools/new-parser/new_parser.py --type $(NAME))(Parser|Oracle)Tests'
+	$(HARNESS) .build/debug/libcilium.so Tests/Harness/scenarios
+	.build/debug/proxylib-fuzz datapath-$(NAME) Tests/Fuzz/corpus/datapath-$(NAME) $$(ls -d Tests/Fuzz/regressions/datapath-$(NAME) 2>/dev/null)
+	Examples/$(NAME)/try.sh .build/debug/proxylib-host .build/debug/libcilium.so
+
+# Allowed and denied requests of one parser through proxylib-host and the release library, with the access log.
+try-parser: $(CILIUM_SO) $(HOST)
+	@test -n "$(NAME)" -a -x Examples/$(NAME)/try.sh || { echo "usage: make try-parser NAME=foo (a parser with Examples/foo/try.sh)" >&2; exit 2; }
+	Examples/$(NAME)/try.sh $(HOST) $(CILIUM_SO)
+
+# The scaffold stays green: a parser generated into a temporary copy of this tree must build and pass its
+# parser-check there (a full debug build of the copy).
+scaffold-test: | deps
+	Tools/new-parser/check-scaffold.sh
 
 clean:
 	rm -rf $(BUILD) .build .build-fuzz .build-asan .build-tsan $(VENV)

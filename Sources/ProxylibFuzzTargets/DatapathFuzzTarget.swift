@@ -52,6 +52,7 @@ public enum DatapathFuzzTarget {
         Profile(parser: "cassandra", oracle: CassandraOracle(), hasPolicy: true),
         Profile(parser: "kafka", oracle: KafkaOracle(), hasPolicy: true, warmUp: KafkaSeeds.warmUp),
         Profile(parser: "redis", oracle: RedisOracle(), hasPolicy: true, warmUp: RedisSeeds.warmUp),
+        // make new-parser: profiles go above this line.
     ]
 
     public static let targets: [FuzzTarget] = profiles.map { profile in

@@ -44,7 +44,7 @@ struct ProxylibHostCommand: ParsableCommand {
     var policy: String
 
     @Option(help: ArgumentHelp(
-        "The library to load (default: build/libcilium.so, else the one built next to this executable).",
+        "The library to load (default: build/libcilium.so, else the one installed or built next to this executable).",
         valueName: "path"))
     var library: String?
 
@@ -180,8 +180,8 @@ struct Host {
         Console.err("proxylib-host: \(received == SIGINT ? "SIGINT" : "SIGTERM"), shutting down")
     }
 
-    /// --library, else build/libcilium.so in the current directory, else a libcilium.so next to this executable
-    /// or in its package's build directories.
+    /// --library, else build/libcilium.so in the current directory, else a libcilium.so next to this executable,
+    /// installed beside it (../lib) or in its package's build directories.
     private func libraryPath() throws -> String {
         if let library = command.library { return library }
         var candidates = ["build/libcilium.so"]
@@ -194,6 +194,8 @@ struct Host {
             let package = directory + "/../../.."
             candidates += [
                 directory + "/libcilium.so",
+                // Installed: $(PREFIX)/bin/proxylib-host beside $(PREFIX)/lib/libcilium.so.
+                directory + "/../lib/libcilium.so",
                 directory + "/../release/libcilium.so",
                 package + "/build/libcilium.so",
                 package + "/.build/release/libcilium.so",

@@ -19,6 +19,7 @@ public enum BuiltinParsers {
         registry.register(ruleParser: KafkaParser.name, KafkaRule.ruleParser)
         registry.register(parser: RedisParser.name, ParserFactoryFor<RedisParser>())
         registry.register(ruleParser: RedisParser.name, RedisRule.ruleParser)
+        // make new-parser: registrations go above this line.
         return registry
     }()
 }
