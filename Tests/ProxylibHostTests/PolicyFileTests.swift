@@ -51,7 +51,7 @@ import Testing
             """, path: "p.yaml")
         #expect(ports[0].rules[0].l7 == .kafka([
             KafkaRule(apiVersion: 1, apiKeys: [0], clientID: "c", topic: "t"),
-            KafkaRule(apiKeys: [1, 2, 3, 9, 10, 11, 12, 13, 14, 18]),
+            KafkaRule(apiKeys: [1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 18]),
             KafkaRule(apiKeys: [18]),
             KafkaRule(),
         ]))

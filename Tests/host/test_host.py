@@ -212,3 +212,44 @@ def test_demo_command(workdir):
     assert "READ /public/plans.txt           -> OK deathstar plans" in out
     assert "READ /private/override-codes     -> ERROR" in out
     assert "DENIED   r2d2" in out and "REQUEST  r2d2" in out
+
+
+def test_make_install_puts_the_host_beside_the_library_and_uninstall_removes_it(workdir, processes):
+    # Run from a folder without build/libcilium.so: the installed host must find the installed library itself.
+    root = os.path.join(workdir, "root")
+    make = ["make", "--no-print-directory", "-C", ROOT, f"DESTDIR={root}", "PREFIX=/usr"]
+    result = subprocess.run(make + ["install"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    installed = {path: os.path.join(root, "usr", path) for path in
+                 ["lib/libcilium.so", "bin/proxylib-host", "include/proxylib/libcilium.h", "include/proxylib/types.h"]}
+    for path, full in installed.items():
+        assert os.path.isfile(full), f"{path} not installed"
+    assert os.access(installed["bin/proxylib-host"], os.X_OK)
+
+    droid_port = free_port()
+    start_droid(workdir, processes, droid_port)
+    policy = os.path.join(workdir, "policy.yaml")
+    write(policy, POLICY.format(port=droid_port))
+    listen_port = free_port()
+    away = os.path.join(workdir, "elsewhere")
+    os.mkdir(away)
+    host = subprocess.Popen([installed["bin/proxylib-host"], "--parser", "r2d2", "--listen", f"127.0.0.1:{listen_port}",
+                             "--upstream", f"127.0.0.1:{droid_port}", "--policy", policy],
+                            cwd=away, stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "host.err"), "w"))
+    try:
+        err = lambda: open(os.path.join(workdir, "host.err")).read()  # noqa: E731
+        wait_for(lambda: "listening on" in err() or host.poll() is not None, "the installed proxylib-host")
+        assert host.poll() is None, err()
+        assert f"library {os.path.realpath(installed['lib/libcilium.so'])}" in err(), err()
+        client = R2D2Client(listen_port)
+        assert client.ask("READ /public/plans.txt").startswith("OK")
+        assert client.ask("WRITE /public/plans.txt") == "ERROR"
+        client.close()
+    finally:
+        host.send_signal(2)
+        host.wait(10)
+
+    result = subprocess.run(make + ["uninstall"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    left = [path for path, full in installed.items() if os.path.exists(full)]
+    assert left == [], f"make uninstall left {left}"

@@ -125,7 +125,7 @@ enum PolicyFile {
     /// Cilium's Kafka roles: the API keys a producer or a consumer needs.
     static let kafkaRoles: [String: [Int32]] = [
         "produce": [0, 3, 18],
-        "consume": [1, 2, 3, 9, 10, 11, 12, 13, 14, 18],
+        "consume": [1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 18],
     ]
 
     // MARK: Private
