@@ -10,19 +10,7 @@ library=${2:?usage: demo.sh HOST_BINARY LIBCILIUM_SO}
 here=$(cd "$(dirname "$0")" && pwd)
 droid_port=${DROID_PORT:-9000}
 proxy_port=${PROXY_PORT:-8000}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_for_line() { # file, text: wait up to 10 s for a line containing text
-    for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-    echo "demo: timed out waiting for '$2' in $1:" >&2; cat "$1" >&2; return 1
-}
+. "$here/../example-lib.sh"
 
 # The example policy is written for the droid's usual port, 9000; follow DROID_PORT when it is overridden.
 sed "s/\"9000\"/\"$droid_port\"/" "$here/policy.yaml" > "$work/policy.yaml"

@@ -17,19 +17,7 @@ ALLOWED=("GET public/readme.txt" "PING")
 DENIED=("GET private/keys" "PUT public/readme.txt")
 DENIAL="ERR access denied"
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-wait_for_line() { # file, text: wait up to 10 s for a line containing text
-    for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-    echo "try: timed out waiting for '$2' in $1:" >&2; cat "$1" >&2; return 1
-}
+. "$here/../example-lib.sh"
 
 if [ -n "${SERVER_PORT:-}" ]; then
     server_port=$SERVER_PORT
