@@ -36,7 +36,7 @@ sed "s/\"9100\"/\"$server_port\"/" "$here/policy.yaml" > "$work/policy.yaml"
 pids+=($!)
 wait_for_line "$work/host.log" "listening on"
 
-echo "== policy ($here/policy.yaml)"
+echo "== policy ($here/policy.yaml, port set to the server's $server_port)"
 grep -v '^#' "$work/policy.yaml"
 echo
 echo "== the client talks to the server through proxylib-host"
