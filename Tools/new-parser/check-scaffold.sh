@@ -22,7 +22,8 @@ fi
 
 cd "$copy"
 make --no-print-directory new-parser NAME="$name"
-# The generated files compile without warnings-as-errors surprises and the shared files got their lines.
+# The shared files got their lines, and the allocation benchmark compiles with its new row (it runs in
+# make alloc-test, on a release build).
 grep -q "${name^}Parser" Sources/ProxylibParsers/BuiltinParsers.swift
 grep -q "\"$name\"" Sources/ProxylibFuzzTargets/DatapathFuzzTarget.swift
 grep -q "\"$name\"" bench/alloc-bench.c
@@ -31,5 +32,6 @@ if python3 Tools/new-parser/new_parser.py "$name" 2>/dev/null; then
     echo "scaffold-test: new-parser created '$name' twice" >&2
     exit 1
 fi
+make --no-print-directory build/alloc-bench
 make --no-print-directory parser-check NAME="$name"
 echo "scaffold-test: ok ('$name' generated, built and checked in a copy of the tree)"
