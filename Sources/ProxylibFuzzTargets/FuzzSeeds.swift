@@ -74,11 +74,11 @@ public enum FuzzSeeds {
                 script([.client("READ " + String(repeating: "a", count: 40) + "b\r\n", endStream: true), .bothEnd]),
             ]
         case "memcache":
-            let bin = { (opcode: UInt8, key: String, opaque: UInt8) -> String in
+            // Binary requests as bytes: a String would turn the 0x80 magic into U+FFFD.
+            let bin = { (opcode: UInt8, key: String, opaque: UInt8) -> [UInt8] in
                 let k = Array(key.utf8)
-                let bytes: [UInt8] = [0x80, opcode, 0, UInt8(k.count), 0, 0, 0, 0, 0, 0, 0, UInt8(k.count),
-                                      0, 0, 0, opaque, 0, 0, 0, 0, 0, 0, 0, 0] + k
-                return String(decoding: bytes, as: UTF8.self)
+                return [0x80, opcode, 0, UInt8(k.count), 0, 0, 0, 0, 0, 0, 0, UInt8(k.count),
+                        0, 0, 0, opaque, 0, 0, 0, 0, 0, 0, 0, 0] + k
             }
             return [
                 script([.client("get pub1 pub2\r\nget secret\r\nset counter 0 0 1\r\n1\r\n"),
@@ -93,10 +93,10 @@ public enum FuzzSeeds {
                 script(setup: setup(inject: 3), [.client("get a\r\nget b\r\nget c\r\n"), .flushReplyInject]),
                 script([.client("set a 0 0 abc\r\n")]),
                 script([.client("gets pub\r\nwatch\r\n"), .server("END\r\nOK\r\nts=1 gid=2 type=item_get\r\n")]),
-                script([.client(bin(0x00, "pub", 1) + bin(0x00, "secret", 2) + bin(0x0a, "", 3)),
-                        .server(String(decoding: [0x81, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1] + [UInt8](repeating: 0, count: 8), as: UTF8.self))]),
-                script([.client(bin(0x09, "pub1", 1) + bin(0x04, "x", 2) + bin(0x0a, "", 3))]),
-                script(setup: setup(ops: 1, inject: 3), [.client(bin(0x01, "x", 1) + bin(0x01, "y", 2)), .flushReplyInject]),
+                script([.clientBytes(bin(0x00, "pub", 1) + bin(0x00, "secret", 2) + bin(0x0a, "", 3)),
+                        .serverBytes([0x81, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1] + [UInt8](repeating: 0, count: 8))]),
+                script([.clientBytes(bin(0x09, "pub1", 1) + bin(0x04, "x", 2) + bin(0x0a, "", 3))]),
+                script(setup: setup(ops: 1, inject: 3), [.clientBytes(bin(0x01, "x", 1) + bin(0x01, "y", 2)), .flushReplyInject]),
             ]
         case "cassandra":
             return CassandraSeeds.scripts()
